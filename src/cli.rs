@@ -1,0 +1,271 @@
+//! The command line: parsed once into typed commands, each run by one
+//! function that returns an [`Exit`].
+//!
+//! **Invariant:** only the product's output goes to stdout; diagnostics go
+//! through `tracing` (NDJSON on stderr).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use theory_contract::{Expect, Violation, WritePrefix, canon, check_envelope};
+
+use crate::exit::Exit;
+use crate::input::Source;
+
+/// Conformance and parity harness for `theory.run.v1` processors.
+#[derive(Debug, Parser)]
+#[command(name = "theory-conform", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the canonical form (RFC 8785) of a JSON document, with no
+    /// trailing newline. Exit 2 when the input is not strict JSON.
+    Canon {
+        /// The document; `-` or nothing reads stdin.
+        file: Option<PathBuf>,
+    },
+    /// Tools for envelopes.
+    #[command(subcommand)]
+    Envelope(EnvelopeCommand),
+    /// Run one processor invocation through the orchestrator: exactly one
+    /// canonical envelope on stdout, NDJSON diagnostics on stderr. Exit 0
+    /// for a success envelope, 1 for an error envelope, 2 for a usage or
+    /// configuration error.
+    Run(Box<RunArgs>),
+}
+
+/// `theory-conform run`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("input_source").required(true).multiple(false)))]
+pub struct RunArgs {
+    /// The processor, `ns/name@version` (names it in logs when `--adapter url`).
+    #[arg(long = "ref", value_name = "NS/NAME@VER")]
+    processor: String,
+    /// Where it runs; default from RUN_TARGET, then MODAL_ENVIRONMENT (modal), then local.
+    #[arg(long, value_enum)]
+    adapter: Option<crate::plan::TargetKind>,
+    /// The base URL of a processor already running (`--adapter url`).
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// A PEM CA file for a TLS endpoint with a private CA.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// How to talk to it.
+    #[arg(long, default_value = "ws", value_parser = ["ws", "http", "sse"])]
+    transport: String,
+    /// The run mode sent in the payload.
+    #[arg(long, default_value = "mock")]
+    mode: String,
+    /// The write prefix template; `{execution_id}` is substituted once.
+    #[arg(long, default_value = "/tmp/{execution_id}/", value_name = "TEMPLATE")]
+    write_prefix: String,
+    /// The execution id; generated once when absent, and reused for every retry.
+    #[arg(long, value_name = "ID")]
+    execution_id: Option<String>,
+    /// The run budget, e.g. `30s`, overriding the registry's `run_timeout`.
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
+    /// The digest the image must run (`repo@sha256:<hex>` or `sha256:<hex>`).
+    #[arg(long, value_name = "REF")]
+    expected_oci: Option<String>,
+    /// A registry file replacing the embedded one.
+    #[arg(long, env = "THEORY_REGISTRY", value_name = "FILE")]
+    registry: Option<PathBuf>,
+    /// Accepted for compatibility: stdout is always the canonical JSON envelope.
+    #[arg(long)]
+    json: bool,
+    /// The inputs as a JSON text.
+    #[arg(long, group = "input_source", value_name = "JSON")]
+    inputs_json: Option<String>,
+    /// The inputs from a JSON file.
+    #[arg(long, group = "input_source", value_name = "PATH")]
+    inputs_file: Option<PathBuf>,
+    /// The inputs from stdin: `--inputs -`.
+    #[arg(long, group = "input_source", value_name = "-", value_parser = ["-"])]
+    inputs: Option<String>,
+    /// Deprecated: use --inputs-json.
+    #[arg(long, group = "input_source", value_name = "JSON", hide = true)]
+    inputs_jsonstr: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum EnvelopeCommand {
+    /// Check an envelope against CONTRACT.md §2 and §7. Prints one violation
+    /// per line (`rule-id<TAB>json-pointer<TAB>message`, sorted); exit 0
+    /// when valid, 1 when not, 2 when the input is unreadable or not JSON.
+    Check {
+        /// The expanded write prefix of the request; enables the prefix
+        /// rules, and the disk rules when it exists on this machine.
+        #[arg(long, value_name = "PREFIX")]
+        prefix: Option<String>,
+        /// The execution id of the request; enables the echo rule.
+        #[arg(long, value_name = "ID")]
+        execution_id: Option<String>,
+        /// A host name or container id that must not appear in the envelope
+        /// (repeatable).
+        #[arg(long = "host-value", value_name = "VALUE")]
+        host_values: Vec<String>,
+        /// The envelope; `-` or nothing reads stdin.
+        file: Option<PathBuf>,
+    },
+}
+
+impl Cli {
+    /// Runs the command.
+    pub fn run(self) -> Exit {
+        match self.command {
+            Command::Canon { file } => canon_command(&Source::from_arg(file)),
+            Command::Run(args) => run_command(*args),
+            Command::Envelope(EnvelopeCommand::Check {
+                prefix,
+                execution_id,
+                host_values,
+                file,
+            }) => check_command(
+                &Source::from_arg(file),
+                prefix.as_deref(),
+                execution_id.as_deref(),
+                &host_values,
+            ),
+        }
+    }
+}
+
+fn canon_command(source: &Source) -> Exit {
+    let bytes = match source.read() {
+        Ok(bytes) => bytes,
+        Err(e) => return usage_error(&e),
+    };
+    match canon::canonicalize(&bytes) {
+        Ok(canonical) => write_stdout(&canonical),
+        Err(e) => usage_error(&crate::input::InputError::Invalid {
+            name: source.name(),
+            error: e,
+        }),
+    }
+}
+
+fn check_command(
+    source: &Source,
+    prefix: Option<&str>,
+    execution_id: Option<&str>,
+    host_values: &[String],
+) -> Exit {
+    let prefix = match prefix.map(WritePrefix::parse).transpose() {
+        Ok(prefix) => prefix,
+        Err(e) => return usage_error(&e),
+    };
+    let doc = match source.parse() {
+        Ok((_, doc)) => doc,
+        Err(e) => return usage_error(&e),
+    };
+    let expect = Expect {
+        execution_id,
+        prefix: prefix.as_ref(),
+        host_values,
+    };
+    let mut violations = check_envelope(&doc, &expect);
+    if let Some(prefix) = &prefix {
+        violations.extend(crate::artifacts::check(&doc, prefix));
+    }
+    Violation::sort(&mut violations);
+    let mut report = String::new();
+    for violation in &violations {
+        report.push_str(&crate::redact::text(&violation.line()));
+        report.push('\n');
+    }
+    match write_stdout(report.as_bytes()) {
+        Exit::Success if violations.is_empty() => Exit::Success,
+        Exit::Success => Exit::Failure,
+        failed @ (Exit::Failure | Exit::Usage | Exit::Infrastructure) => failed,
+    }
+}
+
+fn run_command(args: RunArgs) -> Exit {
+    use crate::plan::{Inputs, Request};
+    let inputs = match (args.inputs_json, args.inputs_file, args.inputs, args.inputs_jsonstr) {
+        (Some(json), None, None, None) => Inputs::Inline(json),
+        (None, Some(path), None, None) => Inputs::Source(Source::File(path)),
+        (None, None, Some(_), None) => Inputs::Source(Source::Stdin),
+        (None, None, None, Some(json)) => {
+            tracing::warn!(
+                event = "deprecated.option",
+                option = "--inputs-jsonstr",
+                message = "--inputs-jsonstr is deprecated and will be removed; use --inputs-json",
+            );
+            Inputs::Inline(json)
+        }
+        _ => unreachable!("clap admits exactly one input source"),
+    };
+    let transport = match args.transport.as_str() {
+        "http" => crate::adapter::Transport::Http,
+        "sse" => crate::adapter::Transport::Sse,
+        _ => crate::adapter::Transport::Ws,
+    };
+    let request = Request {
+        processor: args.processor,
+        adapter: args.adapter,
+        url: args.url,
+        ca_file: args.ca_file,
+        transport,
+        mode: args.mode,
+        write_prefix: args.write_prefix,
+        execution_id: args.execution_id,
+        timeout: args.timeout,
+        expected_oci: args.expected_oci,
+        registry: args.registry,
+        inputs,
+    };
+    let plan = match crate::plan::plan(&request, &crate::plan::Environment::capture()) {
+        Ok(plan) => plan,
+        Err(message) => {
+            tracing::error!(event = "error.usage", message = %message);
+            return Exit::Usage;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(event = "error.runtime", message = %e);
+            return Exit::Infrastructure;
+        }
+    };
+    let outcome = runtime.block_on(crate::orchestrator::run(&plan));
+    match write_stdout(&outcome.canonical) {
+        Exit::Success if outcome.envelope.error_code().is_none() => Exit::Success,
+        Exit::Success => Exit::Failure,
+        failed @ (Exit::Failure | Exit::Usage | Exit::Infrastructure) => failed,
+    }
+}
+
+fn usage_error(error: &dyn std::error::Error) -> Exit {
+    tracing::error!(event = "error.usage", message = %error);
+    Exit::Usage
+}
+
+fn write_stdout(bytes: &[u8]) -> Exit {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => Exit::Success,
+        // A closed pipe (`| head`) is the reader's choice, not our failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Success,
+        Err(e) => {
+            tracing::error!(event = "error.stdout", message = %e);
+            Exit::Usage
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_definition_is_consistent() {
+        use clap::CommandFactory as _;
+        super::Cli::command().debug_assert();
+    }
+}

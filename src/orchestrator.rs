@@ -1,0 +1,331 @@
+//! The orchestrator: all the policy of one invocation (CONTRACT.md §1, the
+//! seed's `run_processor`). Tests and the conformance runner go through it;
+//! nothing else starts adapters for a run.
+//!
+//! One invocation: the configuration is resolved once ([`Plan`]) and logged
+//! once (`orchestrator.config`); declared secrets are checked before any IO;
+//! the target is resolved and health-checked once; the call is retried only
+//! for failures that are safe to retry ([`retry_safe`]), always with the
+//! same execution id; the answer is checked against the contract (schema,
+//! paths, files, digest drift) and any breach becomes an error envelope;
+//! the canonical envelope is persisted as `<prefix>/envelope.json`.
+//!
+//! **Invariant:** whatever happens after planning, [`run`] returns exactly
+//! one envelope; it never panics on a processor's answer.
+
+use std::time::{Duration, Instant};
+
+use theory_contract::canon;
+use theory_contract::{
+    Digest, EnvFingerprint, Envelope, ErrorCode, Expect, Meta, Payload, RunRequest,
+    STDERR_TAIL_MAX, Violation, WritePrefix, check_envelope,
+};
+
+use crate::adapter::{self, AdapterError, BreakRule, Endpoint, Exchange, HealthBudget, Limits, Target, Transport};
+use crate::registry::ProcessorRef;
+
+/// Attempts of one call at most (the first and two retries).
+pub const MAX_ATTEMPTS: u32 = 3;
+/// The pause before the first retry; doubled before each next one.
+pub const RETRY_BACKOFF: Duration = Duration::from_millis(250);
+/// Time allowed to resolve a target (container start, SDK lookup, DNS).
+pub const RESOLVE_BUDGET: Duration = Duration::from_secs(60);
+/// The file the canonical envelope is persisted to, under the prefix.
+pub const ENVELOPE_FILE: &str = "envelope.json";
+
+/// Where the target choice came from (logged with `adapter.selected`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetSource {
+    /// `--adapter`.
+    Flag,
+    /// `RUN_TARGET`.
+    RunTarget,
+    /// Inferred from `MODAL_ENVIRONMENT`.
+    ModalEnvironment,
+    /// Nothing said anything: `local`.
+    Default,
+}
+
+impl TargetSource {
+    /// The name logged.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Flag => "flag",
+            Self::RunTarget => "RUN_TARGET",
+            Self::ModalEnvironment => "MODAL_ENVIRONMENT",
+            Self::Default => "default",
+        }
+    }
+}
+
+/// One invocation, fully resolved: nothing in it is read again.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The processor, for logs and reports.
+    pub processor: ProcessorRef,
+    /// Where it runs.
+    pub target: Target,
+    /// Why that target.
+    pub target_source: TargetSource,
+    /// How we talk to it.
+    pub transport: Transport,
+    /// The execution id: the caller's, or generated once.
+    pub execution_id: String,
+    /// The expanded write prefix (created by the planner).
+    pub prefix: WritePrefix,
+    /// The request sent (identical on every attempt).
+    pub request: RunRequest,
+    /// Run budget for the calls, all attempts together.
+    pub run_timeout: Duration,
+    /// Health budget.
+    pub health: HealthBudget,
+    /// The digest the processor's image must have, if one is expected.
+    pub expected: Option<Digest>,
+    /// Declared secrets: name and whether it is set (values are never kept here).
+    pub secrets: Vec<(String, bool)>,
+    /// Values that must not appear in an envelope (host names).
+    pub host_values: Vec<String>,
+    /// Message and frame caps.
+    pub limits: Limits,
+}
+
+impl Plan {
+    /// The request for `inputs`, `prefix`, `mode` (CONTRACT.md §5).
+    pub fn request(execution_id: &str, inputs: serde_json::Value, prefix: &WritePrefix, mode: &str) -> RunRequest {
+        RunRequest {
+            execution_id: execution_id.to_owned(),
+            payload: Payload { inputs, write_prefix: prefix.as_str().to_owned(), mode: mode.to_owned() },
+        }
+    }
+
+    /// Logs the resolved configuration, once: names and budgets, never secret values.
+    fn log(&self) {
+        let secrets: Vec<&str> = self.secrets.iter().map(|(name, _)| name.as_str()).collect();
+        tracing::info!(
+            event = "orchestrator.config",
+            r#ref = %self.processor,
+            adapter = self.target.kind(),
+            adapter_source = self.target_source.as_str(),
+            transport = self.transport.as_str(),
+            execution_id = %self.execution_id,
+            write_prefix = %self.prefix,
+            run_timeout_ms = duration_ms(self.run_timeout),
+            health_budget_ms = duration_ms(self.health.total),
+            expected_digest = self.expected.as_ref().map(Digest::as_str).unwrap_or(""),
+            secrets = %secrets.join(","),
+        );
+        tracing::info!(
+            event = "adapter.selected",
+            adapter = self.target.kind(),
+            source = self.target_source.as_str(),
+            transport = self.transport.as_str(),
+        );
+    }
+}
+
+/// What one invocation produced.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The final envelope.
+    pub envelope: Envelope,
+    /// Its canonical bytes (what stdout and `envelope.json` carry).
+    pub canonical: Vec<u8>,
+    /// How many times the call was sent.
+    pub attempts: u32,
+}
+
+/// Runs `plan` and returns exactly one envelope.
+pub async fn run(plan: &Plan) -> Outcome {
+    let span = tracing::info_span!("run", r#ref = %plan.processor, execution_id = %plan.execution_id);
+    let _entered = span.enter();
+    plan.log();
+    let started = Instant::now();
+    let (envelope, attempts) = attempt(plan).await;
+    let canonical = envelope.to_canonical();
+    persist(&plan.prefix, &canonical);
+    match &envelope {
+        Envelope::Success(_) => tracing::info!(event = "orchestrator.settle", status = "success", attempts, elapsed_ms = duration_ms(started.elapsed())),
+        Envelope::Error(e) => tracing::warn!(
+            event = "orchestrator.settle",
+            status = "error",
+            code = e.error.code.as_str(),
+            message = %e.error.message,
+            attempts,
+            elapsed_ms = duration_ms(started.elapsed()),
+        ),
+    }
+    Outcome { envelope, canonical, attempts }
+}
+
+async fn attempt(plan: &Plan) -> (Envelope, u32) {
+    let fail = |code: ErrorCode, message: String| (own_error(plan, code, message, None), 0);
+    if let Some((name, _)) = plan.secrets.iter().find(|(_, present)| !present) {
+        tracing::warn!(event = "error.secret", secret = %name);
+        return fail(
+            ErrorCode::MissingSecret,
+            format!("secret {name} is declared for {} but not set in the environment", plan.processor),
+        );
+    }
+    let endpoint = match adapter::resolve(&plan.target, RESOLVE_BUDGET).await {
+        Ok(endpoint) => endpoint,
+        Err(e) => return fail(e.code(), e.to_string()),
+    };
+    if let Err(e) = adapter::health(&endpoint, &plan.health).await {
+        let tail = endpoint.stderr_tail().await;
+        return (own_error(plan, e.code(), e.to_string(), tail), 0);
+    }
+    let deadline = Instant::now() + plan.run_timeout;
+    let mut attempts = 0;
+    let exchange = loop {
+        attempts += 1;
+        let budget = deadline.saturating_duration_since(Instant::now());
+        let exchange = adapter::call(&endpoint, plan.transport, &plan.request, budget, &plan.limits).await;
+        match &exchange.outcome {
+            Err(e) if attempts < MAX_ATTEMPTS && retry_safe(e, &exchange) && Instant::now() < deadline => {
+                let pause = RETRY_BACKOFF * 2u32.pow(attempts - 1);
+                tracing::warn!(event = "orchestrator.retry", attempt = attempts, code = e.code().as_str(), message = %e, pause_ms = duration_ms(pause));
+                tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+            }
+            Ok(_) | Err(_) => break exchange,
+        }
+    };
+    (judge(plan, &endpoint, exchange).await, attempts)
+}
+
+/// Whether a failed call may be sent again: only when the processor gave no
+/// answer at all — nothing listened, or the connection dropped before any
+/// result. A run is idempotent by its execution id and prefix, so a repeat
+/// cannot write different artifacts. Timeouts, answers and protocol breaks
+/// with a result are never retried.
+pub fn retry_safe(error: &AdapterError, exchange: &Exchange) -> bool {
+    match error {
+        AdapterError::Unreachable { .. } => true,
+        AdapterError::Protocol { rule: BreakRule::WsCloseMissing | BreakRule::WsResultMissing, .. } => {
+            !exchange.frames.iter().any(|f| f.kind == "RunResult")
+        }
+        AdapterError::Engine { .. }
+        | AdapterError::ImageNotFound { .. }
+        | AdapterError::ContainerStart { .. }
+        | AdapterError::ModalResolve { .. }
+        | AdapterError::InvalidUrl { .. }
+        | AdapterError::CaFile { .. }
+        | AdapterError::Unresolvable { .. }
+        | AdapterError::Tls { .. }
+        | AdapterError::Health { .. }
+        | AdapterError::Timeout { .. }
+        | AdapterError::Protocol { .. } => false,
+    }
+}
+
+/// Turns an exchange into the final envelope: the processor's, when it
+/// honours the contract and its digest is the expected one; an error
+/// envelope naming the breach otherwise.
+async fn judge(plan: &Plan, endpoint: &Endpoint, exchange: Exchange) -> Envelope {
+    let answer = match exchange.outcome {
+        Ok(answer) => answer,
+        Err(e) => return own_error(plan, e.code(), e.to_string(), endpoint.stderr_tail().await),
+    };
+    let Some(doc) = answer.canonical.as_deref().and_then(|c| canon::parse(c).ok()) else {
+        let reason = canon::parse(&answer.raw).err().map(|e| e.to_string()).unwrap_or_default();
+        return own_error(plan, ErrorCode::Internal, format!("processor answer is not JSON: {reason}"), endpoint.stderr_tail().await);
+    };
+    let mut violations = check_envelope(
+        &doc,
+        &Expect { execution_id: Some(&plan.execution_id), prefix: Some(&plan.prefix), host_values: &plan.host_values },
+    );
+    violations.extend(crate::artifacts::check(&doc, &plan.prefix));
+    Violation::sort(&mut violations);
+    if let Some(first) = violations.first() {
+        let more = violations.len() - 1;
+        let message = format!(
+            "processor broke the contract: {} at {:?}: {}{}",
+            first.rule,
+            first.pointer,
+            first.message,
+            if more > 0 { format!(" (and {more} more)") } else { String::new() }
+        );
+        return own_error(plan, ErrorCode::Internal, message, endpoint.stderr_tail().await);
+    }
+    let envelope: Envelope = match serde_json::from_slice(answer.canonical.as_deref().unwrap_or_default()) {
+        Ok(envelope) => envelope,
+        Err(e) => return own_error(plan, ErrorCode::Internal, format!("processor answer does not decode: {e}"), None),
+    };
+    let http = matches!(exchange.transport, Transport::Http | Transport::Sse);
+    if let Some(status) = exchange.http_status.filter(|s| http && *s != 200 && envelope.error_code().is_none()) {
+        return own_error(plan, ErrorCode::Internal, format!("http status {status} with a success envelope"), None);
+    }
+    match drift(plan, endpoint, &envelope) {
+        Some(message) => {
+            tracing::warn!(event = "error.digest", message = %message);
+            let meta = envelope.meta().clone();
+            Envelope::error(&plan.execution_id, ErrorCode::RegistryMismatch, message, meta)
+        }
+        None => envelope,
+    }
+}
+
+/// The digest-drift rule (CONTRACT.md §8): with an expected digest, the
+/// envelope's `meta.image_digest` and the engine's view must both equal it;
+/// without one, the engine must run the digest the image was pinned by.
+fn drift(plan: &Plan, endpoint: &Endpoint, envelope: &Envelope) -> Option<String> {
+    let pinned = match &plan.target {
+        Target::Local(spec) => spec.image_digest.clone(),
+        Target::Modal(_) | Target::Url(_) => None,
+    };
+    if let Some(expected) = &plan.expected {
+        match &envelope.meta().image_digest {
+            None => return Some(format!("expected image digest {expected}, but meta.image_digest is missing")),
+            Some(seen) if seen != expected => {
+                return Some(format!("expected image digest {expected}, but meta.image_digest is {seen}"));
+            }
+            Some(_) => {}
+        }
+    }
+    let want = plan.expected.as_ref().or(pinned.as_ref())?;
+    match &endpoint.engine_digest {
+        Some(engine) if engine != want => Some(format!("expected image digest {want}, but the engine runs {engine}")),
+        Some(_) => None,
+        None if endpoint.is_local() => Some(format!("expected image digest {want}, but the engine reports none")),
+        None => None,
+    }
+}
+
+/// An error envelope the orchestrator itself writes: its fingerprint names
+/// the target kind, the only runtime the orchestrator can vouch for.
+fn own_error(plan: &Plan, code: ErrorCode, message: String, stderr_tail: Option<String>) -> Envelope {
+    let fingerprint = EnvFingerprint::from_pairs([("runtime", plan.target.kind())])
+        .expect("a target kind is a valid fingerprint value");
+    let mut meta = Meta::new(fingerprint);
+    meta.stderr_tail = stderr_tail.map(|t| cut_tail(&t));
+    Envelope::error(&plan.execution_id, code, short(&message), meta)
+}
+
+/// At most `MESSAGE_MAX` bytes on one line, cut on a character boundary.
+fn short(message: &str) -> String {
+    let line = message.replace(['\n', '\r'], " ");
+    let mut cut = line.len().min(theory_contract::MESSAGE_MAX);
+    while !line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    line[..cut].to_owned()
+}
+
+/// The last `STDERR_TAIL_MAX` bytes, cut on a character boundary.
+fn cut_tail(tail: &str) -> String {
+    let mut start = tail.len().saturating_sub(STDERR_TAIL_MAX);
+    while !tail.is_char_boundary(start) {
+        start += 1;
+    }
+    tail[start..].to_owned()
+}
+
+fn persist(prefix: &WritePrefix, canonical: &[u8]) {
+    let path = prefix.join(ENVELOPE_FILE);
+    if let Err(e) = std::fs::write(&path, canonical) {
+        tracing::warn!(event = "error.persist", path = %path, message = %e);
+    }
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,256 @@
+//! The one configuration resolver for `run`: command line + environment +
+//! registry -> a [`Plan`]. Every usage and configuration error is found
+//! here, before any IO on the processor's behalf.
+//!
+//! **Invariant:** the environment is read once, into [`Environment`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use theory_contract::{Digest, WritePrefix};
+use url::Url;
+
+use crate::adapter::{HealthBudget, Limits, LocalSpec, ModalSpec, Target, Transport, UrlSpec};
+use crate::input::Source;
+use crate::orchestrator::{Plan, TargetSource};
+use crate::registry::{Entry, ImageRef, ProcessorRef, Registry, TagPolicy};
+
+/// Which kind of target a run uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TargetKind {
+    /// The registry's image in a local container.
+    Local,
+    /// The registry's Modal function, located through Modal's SDK.
+    Modal,
+    /// A processor already running at `--url` (or the registry's `url`).
+    Url,
+}
+
+/// The environment, read once.
+#[derive(Clone, Debug, Default)]
+pub struct Environment {
+    vars: BTreeMap<String, String>,
+}
+
+impl Environment {
+    /// Captures the process environment (non-UTF-8 values are ignored).
+    pub fn capture() -> Self {
+        Self { vars: std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect() }
+    }
+
+    /// An environment from pairs (tests).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self { vars: pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect() }
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.vars.get(key).map(String::as_str).filter(|v| !v.is_empty())
+    }
+}
+
+/// Target selection (CONTRACT.md §11): the flag, then `RUN_TARGET`, then
+/// `modal` when `MODAL_ENVIRONMENT` is set, then `local`.
+pub fn select_target(flag: Option<TargetKind>, env: &Environment) -> Result<(TargetKind, TargetSource), String> {
+    if let Some(kind) = flag {
+        return Ok((kind, TargetSource::Flag));
+    }
+    if let Some(value) = env.get("RUN_TARGET") {
+        return match value {
+            "local" => Ok((TargetKind::Local, TargetSource::RunTarget)),
+            "modal" => Ok((TargetKind::Modal, TargetSource::RunTarget)),
+            "url" => Ok((TargetKind::Url, TargetSource::RunTarget)),
+            other => Err(format!("RUN_TARGET={other:?} is not one of local, modal, url")),
+        };
+    }
+    if env.get("MODAL_ENVIRONMENT").is_some() {
+        return Ok((TargetKind::Modal, TargetSource::ModalEnvironment));
+    }
+    Ok((TargetKind::Local, TargetSource::Default))
+}
+
+/// Where the inputs come from: exactly one of the four options.
+#[derive(Clone, Debug)]
+pub enum Inputs {
+    /// `--inputs-json JSON` (or the deprecated `--inputs-jsonstr`).
+    Inline(String),
+    /// `--inputs-file PATH` or `--inputs -`.
+    Source(Source),
+}
+
+/// What `run` was asked, as parsed from the command line.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// `--ref`.
+    pub processor: String,
+    /// `--adapter`.
+    pub adapter: Option<TargetKind>,
+    /// `--url`.
+    pub url: Option<String>,
+    /// `--ca-file`.
+    pub ca_file: Option<PathBuf>,
+    /// `--transport`.
+    pub transport: Transport,
+    /// `--mode`.
+    pub mode: String,
+    /// `--write-prefix`.
+    pub write_prefix: String,
+    /// `--execution-id`.
+    pub execution_id: Option<String>,
+    /// `--timeout`.
+    pub timeout: Option<String>,
+    /// `--expected-oci`.
+    pub expected_oci: Option<String>,
+    /// `--registry` (or `THEORY_REGISTRY`).
+    pub registry: Option<PathBuf>,
+    /// The inputs.
+    pub inputs: Inputs,
+}
+
+/// Resolves a [`Request`] into a [`Plan`]; `Err` is a usage or
+/// configuration error (exit 2) with its message.
+pub fn plan(req: &Request, env: &Environment) -> Result<Plan, String> {
+    let processor = ProcessorRef::parse(&req.processor).map_err(|m| format!("--ref: {m}"))?;
+    let (kind, target_source) = select_target(req.adapter, env)?;
+    let registry = match &req.registry {
+        Some(path) => Registry::load(path, TagPolicy::RequireDigest),
+        None => Registry::embedded(TagPolicy::RequireDigest),
+    }
+    .map_err(|e| e.to_string())?;
+    let entry = registry.get(&processor);
+    // A processor already running at --url needs no registry entry.
+    let entry: Option<&Entry> = match (kind, entry, &req.url) {
+        (_, Ok(entry), _) => Some(entry),
+        (TargetKind::Url, Err(_), Some(_)) => None,
+        (TargetKind::Local | TargetKind::Modal | TargetKind::Url, Err(message), _) => return Err(message),
+    };
+    let execution_id = match &req.execution_id {
+        Some(id) => check_execution_id(id)?,
+        None => generate_execution_id()?,
+    };
+    let prefix = WritePrefix::expand(&req.write_prefix, &execution_id).map_err(|e| format!("--write-prefix: {e}"))?;
+    let inputs = read_inputs(&req.inputs)?;
+    let run_timeout = match &req.timeout {
+        Some(t) => crate::registry::parse_duration(t).map_err(|m| format!("--timeout: {m}"))?,
+        None => entry.map_or(crate::registry::DEFAULT_RUN_TIMEOUT, |e| e.run_timeout),
+    };
+    let expected = match &req.expected_oci {
+        Some(s) => Some(expected_digest(s).map_err(|m| format!("--expected-oci: {m}"))?),
+        None => entry.and_then(|e| e.expected.as_ref()).and_then(|r| r.digest().cloned()),
+    };
+    let run_id = format!("theory-conform-{}", std::process::id());
+    let target = match kind {
+        TargetKind::Local => {
+            let entry = entry.ok_or("local target needs a registry entry")?;
+            let image = entry.image.as_ref().ok_or_else(|| format!("{processor} has no `image` for the local target"))?;
+            Target::Local(LocalSpec {
+                image: image.to_string(),
+                port: entry.port,
+                env: entry.env.clone(),
+                platform: None,
+                mount: Some(prefix.clone()),
+                image_digest: image.digest().cloned(),
+                run_id,
+            })
+        }
+        TargetKind::Modal => {
+            let entry = entry.ok_or("modal target needs a registry entry")?;
+            let modal = entry.modal.as_ref().ok_or_else(|| format!("{processor} has no `modal` section for the modal target"))?;
+            let proxy_auth = match (env.get("THEORY_MODAL_PROXY_KEY"), env.get("THEORY_MODAL_PROXY_SECRET")) {
+                (Some(key), Some(secret)) => {
+                    crate::redact::register(secret);
+                    Some((key.to_owned(), secret.to_owned()))
+                }
+                _ => None,
+            };
+            Target::Modal(ModalSpec {
+                app: modal.app.clone(),
+                function: modal.function.clone(),
+                environment: modal.environment.clone().or_else(|| env.get("MODAL_ENVIRONMENT").map(str::to_owned)),
+                python: PathBuf::from(env.get("THEORY_PYTHON").unwrap_or("python3")),
+                proxy_auth,
+                ca_file: req.ca_file.clone().or_else(|| entry.ca_file.clone()),
+            })
+        }
+        TargetKind::Url => {
+            let url = match (&req.url, entry.and_then(|e| e.url.as_ref())) {
+                (Some(url), _) => Url::parse(url).map_err(|e| format!("--url: {url:?}: {e}"))?,
+                (None, Some(url)) => url.clone(),
+                (None, None) => return Err(format!("the url target needs --url, or a `url` for {processor} in the registry")),
+            };
+            Target::Url(UrlSpec { url, ca_file: req.ca_file.clone().or_else(|| entry.and_then(|e| e.ca_file.clone())) })
+        }
+    };
+    let secrets = entry
+        .map(|e| e.secrets.iter().map(|name| {
+            let value = env.get(name);
+            if let Some(value) = value {
+                crate::redact::register(value);
+            }
+            (name.clone(), value.is_some())
+        }).collect())
+        .unwrap_or_default();
+    std::fs::create_dir_all(prefix.as_str()).map_err(|e| format!("--write-prefix: cannot create {prefix}: {e}"))?;
+    let health = HealthBudget { total: entry.map_or(crate::registry::DEFAULT_HEALTH, |e| e.health), ..HealthBudget::default() };
+    Ok(Plan {
+        request: Plan::request(&execution_id, inputs, &prefix, &req.mode),
+        processor,
+        target,
+        target_source,
+        transport: req.transport,
+        execution_id,
+        prefix,
+        run_timeout,
+        health,
+        expected,
+        secrets,
+        host_values: host_name().into_iter().collect(),
+        limits: Limits::default(),
+    })
+}
+
+fn read_inputs(inputs: &Inputs) -> Result<serde_json::Value, String> {
+    let (name, bytes) = match inputs {
+        Inputs::Inline(text) => ("--inputs-json".to_owned(), text.as_bytes().to_vec()),
+        Inputs::Source(source) => (source.name(), source.read().map_err(|e| e.to_string())?),
+    };
+    theory_contract::canon::parse(&bytes).map_err(|e| format!("{name}:{e}"))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{name}: {e}"))
+}
+
+/// An execution id names a folder: 1-128 characters from `[A-Za-z0-9._-]`,
+/// not `.` or `..`.
+pub fn check_execution_id(id: &str) -> Result<String, String> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id != "."
+        && id != ".."
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(id.to_owned())
+    } else {
+        Err(format!("--execution-id: {id:?} must be 1-128 characters from [A-Za-z0-9._-]"))
+    }
+}
+
+/// `exec-` and 16 random hex digits, from the OS.
+fn generate_execution_id() -> Result<String, String> {
+    use std::io::Read as _;
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| format!("cannot generate an execution id: /dev/urandom: {e}"))?;
+    Ok(format!("exec-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
+fn expected_digest(s: &str) -> Result<Digest, String> {
+    if let Ok(digest) = Digest::parse(s) {
+        return Ok(digest);
+    }
+    let image = ImageRef::parse(s)?;
+    image.digest().cloned().ok_or_else(|| format!("{s:?} must be pinned by digest"))
+}
+
+fn host_name() -> Option<String> {
+    let name = std::fs::read_to_string(Path::new("/proc/sys/kernel/hostname")).ok()?;
+    Some(name.trim().to_owned()).filter(|n| n.len() >= 3)
+}

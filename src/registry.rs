@@ -1,0 +1,456 @@
+//! The processor registry (`registry.yaml`): which processors exist, where
+//! they run and what inputs they accept (DESIGN.md §4).
+//!
+//! Loaded in two typed stages: the raw file (strict: unknown keys are
+//! errors, with file, line and column), then the resolved [`Registry`], in
+//! which every reference, URL, duration and fixture folder has been checked.
+//! The embedded default (the reference processor) is `registry.yaml` at the
+//! repository root; `--registry FILE` or `THEORY_REGISTRY` replaces it.
+//!
+//! **Invariant:** a [`Registry`] that loaded is entirely valid; nothing
+//! downstream re-checks it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use theory_contract::Digest;
+use url::Url;
+
+/// The embedded default registry.
+pub const EMBEDDED: &str = include_str!("../registry.yaml");
+
+/// The name messages use for the embedded registry.
+pub const EMBEDDED_NAME: &str = "<embedded registry.yaml>";
+
+/// Health budget when the entry sets none (CONTRACT.md §9: 10-15 s).
+pub const DEFAULT_HEALTH: Duration = Duration::from_secs(12);
+/// Run budget when the entry sets none.
+pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(60);
+/// Parallel trials per processor when the entry sets none.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 4;
+/// The container port when the entry sets none.
+pub const DEFAULT_PORT: u16 = 8000;
+
+/// A processor's name: `ns/name@version`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProcessorRef {
+    text: String,
+}
+
+impl ProcessorRef {
+    /// Accepts `ns/name@version` with `[a-z0-9._-]` segments.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let ok_segment = |seg: &str| {
+            !seg.is_empty()
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        };
+        let shape = s.split_once('/').and_then(|(ns, rest)| {
+            let (name, version) = rest.split_once('@')?;
+            (ok_segment(ns) && ok_segment(name) && ok_segment(version)).then_some(())
+        });
+        match shape {
+            Some(()) => Ok(Self { text: s.to_owned() }),
+            None => Err(format!("{s:?} is not `ns/name@version` (lowercase letters, digits, `._-`)")),
+        }
+    }
+
+    /// `ns/name`, without the version.
+    pub fn name(&self) -> &str {
+        self.text.split('@').next().unwrap_or(&self.text)
+    }
+
+    /// A file-system-safe slug: `ns-name-version`.
+    pub fn slug(&self) -> String {
+        self.text.replace(['/', '@'], "-")
+    }
+}
+
+impl std::fmt::Display for ProcessorRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// An image reference: `repository@sha256:<hex>` or `repository:tag`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageRef {
+    /// Registry host (optional) and path, e.g. `127.0.0.1:5000/theory/reference-processor`.
+    pub repository: String,
+    /// What pins it.
+    pub pin: Pin,
+}
+
+/// How an image reference is pinned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pin {
+    /// By content: reproducible.
+    Digest(Digest),
+    /// By tag: mutable, for the dev lane only (CONTRACT.md §8).
+    Tag(String),
+}
+
+impl ImageRef {
+    /// Parses `repo@sha256:<hex>` or `repo:tag`; a bare `repo` is refused
+    /// (it would silently mean `:latest`).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if let Some((repository, digest)) = s.split_once('@') {
+            let digest = Digest::parse(digest).map_err(|e| format!("{s:?}: {e}"))?;
+            return Self::checked(repository, Pin::Digest(digest), s);
+        }
+        let colon = s.rfind(':').filter(|&i| !s[i..].contains('/'));
+        match colon {
+            Some(i) if i + 1 < s.len() => Self::checked(&s[..i], Pin::Tag(s[i + 1..].to_owned()), s),
+            Some(_) | None => Err(format!("{s:?} names no tag or digest; pin it as `repo@sha256:<hex>`")),
+        }
+    }
+
+    fn checked(repository: &str, pin: Pin, whole: &str) -> Result<Self, String> {
+        let ok = !repository.is_empty()
+            && !repository.starts_with('/')
+            && !repository.ends_with('/')
+            && repository
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:".contains(&b));
+        if ok {
+            Ok(Self { repository: repository.to_owned(), pin })
+        } else {
+            Err(format!("{whole:?} has an invalid repository name"))
+        }
+    }
+
+    /// The digest, when pinned by one.
+    pub fn digest(&self) -> Option<&Digest> {
+        match &self.pin {
+            Pin::Digest(d) => Some(d),
+            Pin::Tag(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.pin {
+            Pin::Digest(d) => write!(f, "{}@{d}", self.repository),
+            Pin::Tag(t) => write!(f, "{}:{t}", self.repository),
+        }
+    }
+}
+
+/// Where Modal serves a processor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModalTarget {
+    /// Modal app name.
+    pub app: String,
+    /// Function name within the app.
+    pub function: String,
+    /// Modal environment, when not the default.
+    pub environment: Option<String>,
+}
+
+/// One processor, resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// The local image, if it runs locally.
+    pub image: Option<ImageRef>,
+    /// The digest its image must have (`expected_oci`), if declared.
+    pub expected: Option<ImageRef>,
+    /// A pinned endpoint (https/wss, or plain on loopback), if any.
+    pub url: Option<Url>,
+    /// A PEM CA file for `url` or Modal, if the endpoint uses a private CA.
+    pub ca_file: Option<PathBuf>,
+    /// Where Modal serves it, if deployed there.
+    pub modal: Option<ModalTarget>,
+    /// The container port it listens on.
+    pub port: u16,
+    /// Environment given to the container.
+    pub env: BTreeMap<String, String>,
+    /// Names of environment variables that must be present (values never read into logs).
+    pub secrets: Vec<String>,
+    /// Health budget.
+    pub health: Duration,
+    /// Run budget.
+    pub run_timeout: Duration,
+    /// Parallel trials at most.
+    pub max_concurrency: usize,
+    /// The inputs it accepts and rejects.
+    pub fixtures: Fixtures,
+}
+
+/// A processor's inputs, from `<fixtures>/{valid,invalid,crash}/*.json`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fixtures {
+    /// Inputs that must succeed (with goldens).
+    pub valid: Vec<Fixture>,
+    /// Inputs that must give `ERR_INPUTS`.
+    pub invalid: Vec<Fixture>,
+    /// Inputs that must crash the processor (HTTP 500, `ERR_INTERNAL`).
+    pub crash: Vec<Fixture>,
+}
+
+/// One input document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fixture {
+    /// File stem, e.g. `basic`.
+    pub name: String,
+    /// Absolute path of the JSON file.
+    pub path: PathBuf,
+}
+
+/// A loaded, checked registry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Registry {
+    /// The file it came from, or [`EMBEDDED_NAME`].
+    pub origin: String,
+    /// Processors by name, sorted.
+    pub processors: BTreeMap<ProcessorRef, Entry>,
+}
+
+/// Whether tags are acceptable where an image is referenced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagPolicy {
+    /// Tags are errors (every lane but dev, and `run`).
+    RequireDigest,
+    /// Tags are accepted (the dev lane).
+    AllowTags,
+}
+
+/// Why a registry did not load; every case is a configuration error (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The file could not be read.
+    #[error("{origin}: cannot read: {reason}")]
+    Unreadable {
+        /// File name.
+        origin: String,
+        /// OS error.
+        reason: String,
+    },
+    /// YAML syntax, an unknown key, a wrong type (with position).
+    #[error("{origin}:{line}:{column}: {message}")]
+    Invalid {
+        /// File name.
+        origin: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegistry {
+    version: u32,
+    processors: BTreeMap<String, RawEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    image: Option<String>,
+    expected_oci: Option<String>,
+    url: Option<String>,
+    ca_file: Option<PathBuf>,
+    modal: Option<RawModal>,
+    port: Option<u16>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    secrets: Vec<String>,
+    health: Option<String>,
+    run_timeout: Option<String>,
+    max_concurrency: Option<usize>,
+    fixtures: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModal {
+    app: String,
+    function: String,
+    environment: Option<String>,
+}
+
+impl Registry {
+    /// The embedded registry; relative paths resolve against the repository root.
+    pub fn embedded(policy: TagPolicy) -> Result<Self, RegistryError> {
+        Self::parse(EMBEDDED, EMBEDDED_NAME, Path::new(env!("CARGO_MANIFEST_DIR")), policy)
+    }
+
+    /// A registry file; relative paths resolve against its folder.
+    pub fn load(path: &Path, policy: TagPolicy) -> Result<Self, RegistryError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RegistryError::Unreadable { origin: origin.clone(), reason: e.to_string() })?;
+        let base = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        Self::parse(&text, &origin, &base, policy)
+    }
+
+    /// Parses and checks registry text.
+    pub fn parse(text: &str, origin: &str, base: &Path, policy: TagPolicy) -> Result<Self, RegistryError> {
+        let raw: RawRegistry = serde_yaml_ng::from_str(text).map_err(|e| {
+            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            RegistryError::Invalid { origin: origin.to_owned(), line, column, message: e.to_string() }
+        })?;
+        let invalid = |needle: &str, message: String| {
+            let (line, column) = locate(text, needle);
+            RegistryError::Invalid { origin: origin.to_owned(), line, column, message }
+        };
+        if raw.version != 1 {
+            return Err(invalid("version", format!("version {} is not supported; this build reads version 1", raw.version)));
+        }
+        let mut processors = BTreeMap::new();
+        for (name, entry) in raw.processors {
+            let key = ProcessorRef::parse(&name).map_err(|m| invalid(&name, m))?;
+            let entry = resolve_entry(entry, base, policy).map_err(|(needle, m)| {
+                invalid(needle.as_deref().unwrap_or(&name), format!("{name}: {m}"))
+            })?;
+            processors.insert(key, entry);
+        }
+        Ok(Self { origin: origin.to_owned(), processors })
+    }
+
+    /// The entry for `name`, or a message listing the known names.
+    pub fn get(&self, name: &ProcessorRef) -> Result<&Entry, String> {
+        self.processors.get(name).ok_or_else(|| {
+            let known: Vec<String> = self.processors.keys().map(ToString::to_string).collect();
+            format!("{name} is not in {} (known: {})", self.origin, known.join(", "))
+        })
+    }
+}
+
+/// An error while resolving an entry: the text to point at (if any) and why.
+type EntryError = (Option<String>, String);
+
+fn resolve_entry(raw: RawEntry, base: &Path, policy: TagPolicy) -> Result<Entry, EntryError> {
+    let image = raw
+        .image
+        .as_deref()
+        .map(|s| {
+            let image = ImageRef::parse(s).map_err(|m| (Some(s.to_owned()), format!("image: {m}")))?;
+            match (&image.pin, policy) {
+                (Pin::Tag(_), TagPolicy::RequireDigest) => Err((
+                    Some(s.to_owned()),
+                    format!("image: {s:?} is pinned by tag; a digest (`repo@sha256:<hex>`) is required outside the dev lane"),
+                )),
+                (Pin::Tag(_), TagPolicy::AllowTags) | (Pin::Digest(_), _) => Ok(image),
+            }
+        })
+        .transpose()?;
+    let expected = raw
+        .expected_oci
+        .as_deref()
+        .map(|s| match ImageRef::parse(s) {
+            Ok(r) if r.digest().is_some() => Ok(r),
+            Ok(_) => Err((Some(s.to_owned()), format!("expected_oci: {s:?} must be pinned by digest"))),
+            Err(m) => Err((Some(s.to_owned()), format!("expected_oci: {m}"))),
+        })
+        .transpose()?;
+    let url = raw
+        .url
+        .as_deref()
+        .map(|s| {
+            let url = Url::parse(s).map_err(|e| (Some(s.to_owned()), format!("url: {s:?}: {e}")))?;
+            let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+                || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+                || url.host_str() == Some("localhost");
+            match url.scheme() {
+                "https" | "wss" => Ok(url),
+                "http" | "ws" if loopback => Ok(url),
+                other => Err((
+                    Some(s.to_owned()),
+                    format!("url: scheme {other:?} is not allowed; use https or wss (plain http/ws only on loopback)"),
+                )),
+            }
+        })
+        .transpose()?;
+    if image.is_none() && url.is_none() && raw.modal.is_none() {
+        return Err((None, "names no target: give `image`, `url` or `modal`".to_owned()));
+    }
+    let duration = |field: &str, value: Option<&str>, default: Duration| {
+        value.map_or(Ok(default), |s| parse_duration(s).map_err(|m| (Some(s.to_owned()), format!("{field}: {m}"))))
+    };
+    let health = duration("health", raw.health.as_deref(), DEFAULT_HEALTH)?;
+    let run_timeout = duration("run_timeout", raw.run_timeout.as_deref(), DEFAULT_RUN_TIMEOUT)?;
+    for secret in &raw.secrets {
+        let ok = !secret.is_empty() && secret.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if !ok {
+            return Err((Some(secret.clone()), format!("secrets: {secret:?} is not an environment variable name")));
+        }
+    }
+    let max_concurrency = raw.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
+    if max_concurrency == 0 {
+        return Err((Some("max_concurrency".to_owned()), "max_concurrency must be at least 1".to_owned()));
+    }
+    let fixtures = match &raw.fixtures {
+        Some(dir) => load_fixtures(&base.join(dir)).map_err(|m| (Some(dir.display().to_string()), format!("fixtures: {m}")))?,
+        None => Fixtures::default(),
+    };
+    Ok(Entry {
+        image,
+        expected,
+        url,
+        ca_file: raw.ca_file.map(|p| base.join(p)),
+        modal: raw.modal.map(|m| ModalTarget { app: m.app, function: m.function, environment: m.environment }),
+        port: raw.port.unwrap_or(DEFAULT_PORT),
+        env: raw.env,
+        secrets: raw.secrets,
+        health,
+        run_timeout,
+        max_concurrency,
+        fixtures,
+    })
+}
+
+fn load_fixtures(dir: &Path) -> Result<Fixtures, String> {
+    if !dir.is_dir() {
+        return Err(format!("{} is not a folder", dir.display()));
+    }
+    let list = |kind: &str| -> Result<Vec<Fixture>, String> {
+        let sub = dir.join(kind);
+        if !sub.exists() {
+            return Ok(Vec::new());
+        }
+        let mut fixtures = Vec::new();
+        for entry in std::fs::read_dir(&sub).map_err(|e| format!("{}: {e}", sub.display()))? {
+            let path = entry.map_err(|e| format!("{}: {e}", sub.display()))?.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                fixtures.push(Fixture { name, path });
+            }
+        }
+        fixtures.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(fixtures)
+    };
+    Ok(Fixtures { valid: list("valid")?, invalid: list("invalid")?, crash: list("crash")? })
+}
+
+/// `250ms`, `12s`, `2m`: a whole number and a unit.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = s.split_at(digits);
+    let n: u64 = number.parse().map_err(|_| format!("{s:?} is not a duration like 250ms, 12s or 2m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        _ => Err(format!("{s:?} is not a duration like 250ms, 12s or 2m")),
+    }
+}
+
+/// 1-based line and column of the first occurrence of `needle` in `text`
+/// (1:1 when absent): where a checked value was written.
+fn locate(text: &str, needle: &str) -> (usize, usize) {
+    text.find(needle).map_or((1, 1), |offset| {
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+        (line, column)
+    })
+}

@@ -1,0 +1,122 @@
+//! The one way tests run the real `theory-conform` binary.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A file under the repository root.
+pub fn fixture(relative: &str) -> PathBuf {
+    root().join(relative)
+}
+
+/// A command line for the binary under test.
+pub struct Cli {
+    args: Vec<String>,
+    stdin: Vec<u8>,
+    env: Vec<(String, String)>,
+    timeout: Duration,
+}
+
+/// What a finished run left behind.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Cli {
+    pub fn new<I, S>(args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self {
+            args: args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
+            stdin: Vec::new(),
+            env: Vec::new(),
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<Path>) -> Self {
+        self.args.push(arg.as_ref().display().to_string());
+        self
+    }
+
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = bytes.into();
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Runs to completion (killed after the timeout, which fails the test).
+    pub fn run(self) -> Run {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_theory-conform"))
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn theory-conform");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let input = self.stdin;
+        let writer = std::thread::spawn(move || {
+            // The binary may exit before reading everything; that is its right.
+            let _ = stdin.write_all(&input);
+        });
+        let started = Instant::now();
+        loop {
+            if child.try_wait().expect("wait").is_some() {
+                break;
+            }
+            if started.elapsed() > self.timeout {
+                let _ = child.kill();
+                panic!("theory-conform {:?} did not finish within {:?}", self.args, self.timeout);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let out = child.wait_with_output().expect("output");
+        let _ = writer.join();
+        Run {
+            code: out.status.code().expect("exited, not killed by a signal"),
+            stdout: out.stdout,
+            stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+        }
+    }
+}
+
+impl Run {
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8(self.stdout.clone()).expect("stdout is UTF-8")
+    }
+
+    /// Every stderr line as JSON; panics (failing the test) on a line that is not.
+    pub fn stderr_events(&self) -> Vec<serde_json::Value> {
+        self.stderr
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("stderr line is not JSON ({e}): {line}")))
+            .collect()
+    }
+
+    /// The `message` of the first event named `event`.
+    pub fn event_message(&self, event: &str) -> Option<String> {
+        self.stderr_events()
+            .into_iter()
+            .find(|e| e["event"] == event)
+            .and_then(|e| e["message"].as_str().map(str::to_owned))
+    }
+}
