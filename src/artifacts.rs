@@ -29,16 +29,17 @@ pub fn check(doc: &Json, prefix: &WritePrefix) -> Vec<Violation> {
     if let Some(Json::Array(items)) = get(members, "outputs") {
         for (i, item) in items.iter().enumerate() {
             if let Json::Object(fields) = item
-                && let Some(Json::String(path)) = get(fields, "path") {
-                    let at = format!("/outputs/{i}/path");
-                    check_file(
-                        path,
-                        &real_prefix,
-                        &at,
-                        [Rule::OutputsMissingFile, Rule::OutputsEscapesPrefix],
-                        &mut out,
-                    );
-                }
+                && let Some(Json::String(path)) = get(fields, "path")
+            {
+                let at = format!("/outputs/{i}/path");
+                check_file(
+                    path,
+                    &real_prefix,
+                    &at,
+                    [Rule::OutputsMissingFile, Rule::OutputsEscapesPrefix],
+                    &mut out,
+                );
+            }
         }
     }
     if let Some(Json::String(path)) = get(members, "index_path")
@@ -48,9 +49,10 @@ pub fn check(doc: &Json, prefix: &WritePrefix) -> Vec<Violation> {
             "/index_path",
             [Rule::IndexMissingFile, Rule::IndexEscapesPrefix],
             &mut out,
-        ) {
-            check_index(path, get(members, "outputs"), &mut out);
-        }
+        )
+    {
+        check_index(path, get(members, "outputs"), &mut out);
+    }
     Violation::sort(&mut out);
     out
 }

@@ -188,7 +188,12 @@ fn check_command(
 
 fn run_command(args: RunArgs) -> Exit {
     use crate::plan::{Inputs, Request};
-    let inputs = match (args.inputs_json, args.inputs_file, args.inputs, args.inputs_jsonstr) {
+    let inputs = match (
+        args.inputs_json,
+        args.inputs_file,
+        args.inputs,
+        args.inputs_jsonstr,
+    ) {
         (Some(json), None, None, None) => Inputs::Inline(json),
         (None, Some(path), None, None) => Inputs::Source(Source::File(path)),
         (None, None, Some(_), None) => Inputs::Source(Source::Stdin),
@@ -228,7 +233,10 @@ fn run_command(args: RunArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             tracing::error!(event = "error.runtime", message = %e);

@@ -10,7 +10,6 @@ pub enum Exit {
     /// Usage or configuration error: bad flag, unreadable or malformed input file.
     Usage = 2,
     /// Infrastructure error: engine down, registry unreachable.
-    
     Infrastructure = 3,
 }
 

@@ -21,7 +21,9 @@ use theory_contract::{
     STDERR_TAIL_MAX, Violation, WritePrefix, check_envelope,
 };
 
-use crate::adapter::{self, AdapterError, BreakRule, Endpoint, Exchange, HealthBudget, Limits, Target, Transport};
+use crate::adapter::{
+    self, AdapterError, BreakRule, Endpoint, Exchange, HealthBudget, Limits, Target, Transport,
+};
 use crate::registry::ProcessorRef;
 
 /// Attempts of one call at most (the first and two retries).
@@ -91,10 +93,19 @@ pub struct Plan {
 
 impl Plan {
     /// The request for `inputs`, `prefix`, `mode` (CONTRACT.md §5).
-    pub fn request(execution_id: &str, inputs: serde_json::Value, prefix: &WritePrefix, mode: &str) -> RunRequest {
+    pub fn request(
+        execution_id: &str,
+        inputs: serde_json::Value,
+        prefix: &WritePrefix,
+        mode: &str,
+    ) -> RunRequest {
         RunRequest {
             execution_id: execution_id.to_owned(),
-            payload: Payload { inputs, write_prefix: prefix.as_str().to_owned(), mode: mode.to_owned() },
+            payload: Payload {
+                inputs,
+                write_prefix: prefix.as_str().to_owned(),
+                mode: mode.to_owned(),
+            },
         }
     }
 
@@ -136,7 +147,8 @@ pub struct Outcome {
 
 /// Runs `plan` and returns exactly one envelope.
 pub async fn run(plan: &Plan) -> Outcome {
-    let span = tracing::info_span!("run", r#ref = %plan.processor, execution_id = %plan.execution_id);
+    let span =
+        tracing::info_span!("run", r#ref = %plan.processor, execution_id = %plan.execution_id);
     let _entered = span.enter();
     plan.log();
     let started = Instant::now();
@@ -144,7 +156,12 @@ pub async fn run(plan: &Plan) -> Outcome {
     let canonical = envelope.to_canonical();
     persist(&plan.prefix, &canonical);
     match &envelope {
-        Envelope::Success(_) => tracing::info!(event = "orchestrator.settle", status = "success", attempts, elapsed_ms = duration_ms(started.elapsed())),
+        Envelope::Success(_) => tracing::info!(
+            event = "orchestrator.settle",
+            status = "success",
+            attempts,
+            elapsed_ms = duration_ms(started.elapsed())
+        ),
         Envelope::Error(e) => tracing::warn!(
             event = "orchestrator.settle",
             status = "error",
@@ -154,7 +171,11 @@ pub async fn run(plan: &Plan) -> Outcome {
             elapsed_ms = duration_ms(started.elapsed()),
         ),
     }
-    Outcome { envelope, canonical, attempts }
+    Outcome {
+        envelope,
+        canonical,
+        attempts,
+    }
 }
 
 async fn attempt(plan: &Plan) -> (Envelope, u32) {
@@ -163,7 +184,10 @@ async fn attempt(plan: &Plan) -> (Envelope, u32) {
         tracing::warn!(event = "error.secret", secret = %name);
         return fail(
             ErrorCode::MissingSecret,
-            format!("secret {name} is declared for {} but not set in the environment", plan.processor),
+            format!(
+                "secret {name} is declared for {} but not set in the environment",
+                plan.processor
+            ),
         );
     }
     let endpoint = match adapter::resolve(&plan.target, RESOLVE_BUDGET).await {
@@ -179,12 +203,24 @@ async fn attempt(plan: &Plan) -> (Envelope, u32) {
     let exchange = loop {
         attempts += 1;
         let budget = deadline.saturating_duration_since(Instant::now());
-        let exchange = adapter::call(&endpoint, plan.transport, &plan.request, budget, &plan.limits).await;
+        let exchange = adapter::call(
+            &endpoint,
+            plan.transport,
+            &plan.request,
+            budget,
+            &plan.limits,
+        )
+        .await;
         match &exchange.outcome {
-            Err(e) if attempts < MAX_ATTEMPTS && retry_safe(e, &exchange) && Instant::now() < deadline => {
+            Err(e)
+                if attempts < MAX_ATTEMPTS
+                    && retry_safe(e, &exchange)
+                    && Instant::now() < deadline =>
+            {
                 let pause = RETRY_BACKOFF * 2u32.pow(attempts - 1);
                 tracing::warn!(event = "orchestrator.retry", attempt = attempts, code = e.code().as_str(), message = %e, pause_ms = duration_ms(pause));
-                tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+                tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now())))
+                    .await;
             }
             Ok(_) | Err(_) => break exchange,
         }
@@ -200,9 +236,10 @@ async fn attempt(plan: &Plan) -> (Envelope, u32) {
 pub fn retry_safe(error: &AdapterError, exchange: &Exchange) -> bool {
     match error {
         AdapterError::Unreachable { .. } => true,
-        AdapterError::Protocol { rule: BreakRule::WsCloseMissing | BreakRule::WsResultMissing, .. } => {
-            !exchange.frames.iter().any(|f| f.kind == "RunResult")
-        }
+        AdapterError::Protocol {
+            rule: BreakRule::WsCloseMissing | BreakRule::WsResultMissing,
+            ..
+        } => !exchange.frames.iter().any(|f| f.kind == "RunResult"),
         AdapterError::Engine { .. }
         | AdapterError::ImageNotFound { .. }
         | AdapterError::ContainerStart { .. }
@@ -225,13 +262,29 @@ async fn judge(plan: &Plan, endpoint: &Endpoint, exchange: Exchange) -> Envelope
         Ok(answer) => answer,
         Err(e) => return own_error(plan, e.code(), e.to_string(), endpoint.stderr_tail().await),
     };
-    let Some(doc) = answer.canonical.as_deref().and_then(|c| canon::parse(c).ok()) else {
-        let reason = canon::parse(&answer.raw).err().map(|e| e.to_string()).unwrap_or_default();
-        return own_error(plan, ErrorCode::Internal, format!("processor answer is not JSON: {reason}"), endpoint.stderr_tail().await);
+    let Some(doc) = answer
+        .canonical
+        .as_deref()
+        .and_then(|c| canon::parse(c).ok())
+    else {
+        let reason = canon::parse(&answer.raw)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        return own_error(
+            plan,
+            ErrorCode::Internal,
+            format!("processor answer is not JSON: {reason}"),
+            endpoint.stderr_tail().await,
+        );
     };
     let mut violations = check_envelope(
         &doc,
-        &Expect { execution_id: Some(&plan.execution_id), prefix: Some(&plan.prefix), host_values: &plan.host_values },
+        &Expect {
+            execution_id: Some(&plan.execution_id),
+            prefix: Some(&plan.prefix),
+            host_values: &plan.host_values,
+        },
     );
     violations.extend(crate::artifacts::check(&doc, &plan.prefix));
     Violation::sort(&mut violations);
@@ -242,23 +295,53 @@ async fn judge(plan: &Plan, endpoint: &Endpoint, exchange: Exchange) -> Envelope
             first.rule,
             first.pointer,
             first.message,
-            if more > 0 { format!(" (and {more} more)") } else { String::new() }
+            if more > 0 {
+                format!(" (and {more} more)")
+            } else {
+                String::new()
+            }
         );
-        return own_error(plan, ErrorCode::Internal, message, endpoint.stderr_tail().await);
+        return own_error(
+            plan,
+            ErrorCode::Internal,
+            message,
+            endpoint.stderr_tail().await,
+        );
     }
-    let envelope: Envelope = match serde_json::from_slice(answer.canonical.as_deref().unwrap_or_default()) {
-        Ok(envelope) => envelope,
-        Err(e) => return own_error(plan, ErrorCode::Internal, format!("processor answer does not decode: {e}"), None),
-    };
+    let envelope: Envelope =
+        match serde_json::from_slice(answer.canonical.as_deref().unwrap_or_default()) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                return own_error(
+                    plan,
+                    ErrorCode::Internal,
+                    format!("processor answer does not decode: {e}"),
+                    None,
+                );
+            }
+        };
     let http = matches!(exchange.transport, Transport::Http | Transport::Sse);
-    if let Some(status) = exchange.http_status.filter(|s| http && *s != 200 && envelope.error_code().is_none()) {
-        return own_error(plan, ErrorCode::Internal, format!("http status {status} with a success envelope"), None);
+    if let Some(status) = exchange
+        .http_status
+        .filter(|s| http && *s != 200 && envelope.error_code().is_none())
+    {
+        return own_error(
+            plan,
+            ErrorCode::Internal,
+            format!("http status {status} with a success envelope"),
+            None,
+        );
     }
     match drift(plan, endpoint, &envelope) {
         Some(message) => {
             tracing::warn!(event = "error.digest", message = %message);
             let meta = envelope.meta().clone();
-            Envelope::error(&plan.execution_id, ErrorCode::RegistryMismatch, message, meta)
+            Envelope::error(
+                &plan.execution_id,
+                ErrorCode::RegistryMismatch,
+                message,
+                meta,
+            )
         }
         None => envelope,
     }
@@ -274,25 +357,40 @@ fn drift(plan: &Plan, endpoint: &Endpoint, envelope: &Envelope) -> Option<String
     };
     if let Some(expected) = &plan.expected {
         match &envelope.meta().image_digest {
-            None => return Some(format!("expected image digest {expected}, but meta.image_digest is missing")),
+            None => {
+                return Some(format!(
+                    "expected image digest {expected}, but meta.image_digest is missing"
+                ));
+            }
             Some(seen) if seen != expected => {
-                return Some(format!("expected image digest {expected}, but meta.image_digest is {seen}"));
+                return Some(format!(
+                    "expected image digest {expected}, but meta.image_digest is {seen}"
+                ));
             }
             Some(_) => {}
         }
     }
     let want = plan.expected.as_ref().or(pinned.as_ref())?;
     match &endpoint.engine_digest {
-        Some(engine) if engine != want => Some(format!("expected image digest {want}, but the engine runs {engine}")),
+        Some(engine) if engine != want => Some(format!(
+            "expected image digest {want}, but the engine runs {engine}"
+        )),
         Some(_) => None,
-        None if endpoint.is_local() => Some(format!("expected image digest {want}, but the engine reports none")),
+        None if endpoint.is_local() => Some(format!(
+            "expected image digest {want}, but the engine reports none"
+        )),
         None => None,
     }
 }
 
 /// An error envelope the orchestrator itself writes: its fingerprint names
 /// the target kind, the only runtime the orchestrator can vouch for.
-fn own_error(plan: &Plan, code: ErrorCode, message: String, stderr_tail: Option<String>) -> Envelope {
+fn own_error(
+    plan: &Plan,
+    code: ErrorCode,
+    message: String,
+    stderr_tail: Option<String>,
+) -> Envelope {
     let fingerprint = EnvFingerprint::from_pairs([("runtime", plan.target.kind())])
         .expect("a target kind is a valid fingerprint value");
     let mut meta = Meta::new(fingerprint);

@@ -35,22 +35,37 @@ pub struct Environment {
 impl Environment {
     /// Captures the process environment (non-UTF-8 values are ignored).
     pub fn capture() -> Self {
-        Self { vars: std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect() }
+        Self {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        }
     }
 
     /// An environment from pairs (tests).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Self { vars: pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect() }
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }
     }
 
     fn get(&self, key: &str) -> Option<&str> {
-        self.vars.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.vars
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 }
 
 /// Target selection (CONTRACT.md §11): the flag, then `RUN_TARGET`, then
 /// `modal` when `MODAL_ENVIRONMENT` is set, then `local`.
-pub fn select_target(flag: Option<TargetKind>, env: &Environment) -> Result<(TargetKind, TargetSource), String> {
+pub fn select_target(
+    flag: Option<TargetKind>,
+    env: &Environment,
+) -> Result<(TargetKind, TargetSource), String> {
     if let Some(kind) = flag {
         return Ok((kind, TargetSource::Flag));
     }
@@ -59,7 +74,9 @@ pub fn select_target(flag: Option<TargetKind>, env: &Environment) -> Result<(Tar
             "local" => Ok((TargetKind::Local, TargetSource::RunTarget)),
             "modal" => Ok((TargetKind::Modal, TargetSource::RunTarget)),
             "url" => Ok((TargetKind::Url, TargetSource::RunTarget)),
-            other => Err(format!("RUN_TARGET={other:?} is not one of local, modal, url")),
+            other => Err(format!(
+                "RUN_TARGET={other:?} is not one of local, modal, url"
+            )),
         };
     }
     if env.get("MODAL_ENVIRONMENT").is_some() {
@@ -121,13 +138,16 @@ pub fn plan(req: &Request, env: &Environment) -> Result<Plan, String> {
     let entry: Option<&Entry> = match (kind, entry, &req.url) {
         (_, Ok(entry), _) => Some(entry),
         (TargetKind::Url, Err(_), Some(_)) => None,
-        (TargetKind::Local | TargetKind::Modal | TargetKind::Url, Err(message), _) => return Err(message),
+        (TargetKind::Local | TargetKind::Modal | TargetKind::Url, Err(message), _) => {
+            return Err(message);
+        }
     };
     let execution_id = match &req.execution_id {
         Some(id) => check_execution_id(id)?,
         None => generate_execution_id()?,
     };
-    let prefix = WritePrefix::expand(&req.write_prefix, &execution_id).map_err(|e| format!("--write-prefix: {e}"))?;
+    let prefix = WritePrefix::expand(&req.write_prefix, &execution_id)
+        .map_err(|e| format!("--write-prefix: {e}"))?;
     let inputs = read_inputs(&req.inputs)?;
     let run_timeout = match &req.timeout {
         Some(t) => crate::registry::parse_duration(t).map_err(|m| format!("--timeout: {m}"))?,
@@ -135,13 +155,18 @@ pub fn plan(req: &Request, env: &Environment) -> Result<Plan, String> {
     };
     let expected = match &req.expected_oci {
         Some(s) => Some(expected_digest(s).map_err(|m| format!("--expected-oci: {m}"))?),
-        None => entry.and_then(|e| e.expected.as_ref()).and_then(|r| r.digest().cloned()),
+        None => entry
+            .and_then(|e| e.expected.as_ref())
+            .and_then(|r| r.digest().cloned()),
     };
     let run_id = format!("theory-conform-{}", std::process::id());
     let target = match kind {
         TargetKind::Local => {
             let entry = entry.ok_or("local target needs a registry entry")?;
-            let image = entry.image.as_ref().ok_or_else(|| format!("{processor} has no `image` for the local target"))?;
+            let image = entry
+                .image
+                .as_ref()
+                .ok_or_else(|| format!("{processor} has no `image` for the local target"))?;
             Target::Local(LocalSpec {
                 image: image.to_string(),
                 port: entry.port,
@@ -154,8 +179,13 @@ pub fn plan(req: &Request, env: &Environment) -> Result<Plan, String> {
         }
         TargetKind::Modal => {
             let entry = entry.ok_or("modal target needs a registry entry")?;
-            let modal = entry.modal.as_ref().ok_or_else(|| format!("{processor} has no `modal` section for the modal target"))?;
-            let proxy_auth = match (env.get("THEORY_MODAL_PROXY_KEY"), env.get("THEORY_MODAL_PROXY_SECRET")) {
+            let modal = entry.modal.as_ref().ok_or_else(|| {
+                format!("{processor} has no `modal` section for the modal target")
+            })?;
+            let proxy_auth = match (
+                env.get("THEORY_MODAL_PROXY_KEY"),
+                env.get("THEORY_MODAL_PROXY_SECRET"),
+            ) {
                 (Some(key), Some(secret)) => {
                     crate::redact::register(secret);
                     Some((key.to_owned(), secret.to_owned()))
@@ -165,7 +195,10 @@ pub fn plan(req: &Request, env: &Environment) -> Result<Plan, String> {
             Target::Modal(ModalSpec {
                 app: modal.app.clone(),
                 function: modal.function.clone(),
-                environment: modal.environment.clone().or_else(|| env.get("MODAL_ENVIRONMENT").map(str::to_owned)),
+                environment: modal
+                    .environment
+                    .clone()
+                    .or_else(|| env.get("MODAL_ENVIRONMENT").map(str::to_owned)),
                 python: PathBuf::from(env.get("THEORY_PYTHON").unwrap_or("python3")),
                 proxy_auth,
                 ca_file: req.ca_file.clone().or_else(|| entry.ca_file.clone()),
@@ -175,22 +208,41 @@ pub fn plan(req: &Request, env: &Environment) -> Result<Plan, String> {
             let url = match (&req.url, entry.and_then(|e| e.url.as_ref())) {
                 (Some(url), _) => Url::parse(url).map_err(|e| format!("--url: {url:?}: {e}"))?,
                 (None, Some(url)) => url.clone(),
-                (None, None) => return Err(format!("the url target needs --url, or a `url` for {processor} in the registry")),
+                (None, None) => {
+                    return Err(format!(
+                        "the url target needs --url, or a `url` for {processor} in the registry"
+                    ));
+                }
             };
-            Target::Url(UrlSpec { url, ca_file: req.ca_file.clone().or_else(|| entry.and_then(|e| e.ca_file.clone())) })
+            Target::Url(UrlSpec {
+                url,
+                ca_file: req
+                    .ca_file
+                    .clone()
+                    .or_else(|| entry.and_then(|e| e.ca_file.clone())),
+            })
         }
     };
     let secrets = entry
-        .map(|e| e.secrets.iter().map(|name| {
-            let value = env.get(name);
-            if let Some(value) = value {
-                crate::redact::register(value);
-            }
-            (name.clone(), value.is_some())
-        }).collect())
+        .map(|e| {
+            e.secrets
+                .iter()
+                .map(|name| {
+                    let value = env.get(name);
+                    if let Some(value) = value {
+                        crate::redact::register(value);
+                    }
+                    (name.clone(), value.is_some())
+                })
+                .collect()
+        })
         .unwrap_or_default();
-    std::fs::create_dir_all(prefix.as_str()).map_err(|e| format!("--write-prefix: cannot create {prefix}: {e}"))?;
-    let health = HealthBudget { total: entry.map_or(crate::registry::DEFAULT_HEALTH, |e| e.health), ..HealthBudget::default() };
+    std::fs::create_dir_all(prefix.as_str())
+        .map_err(|e| format!("--write-prefix: cannot create {prefix}: {e}"))?;
+    let health = HealthBudget {
+        total: entry.map_or(crate::registry::DEFAULT_HEALTH, |e| e.health),
+        ..HealthBudget::default()
+    };
     Ok(Plan {
         request: Plan::request(&execution_id, inputs, &prefix, &req.mode),
         processor,
@@ -224,11 +276,15 @@ pub fn check_execution_id(id: &str) -> Result<String, String> {
         && id.len() <= 128
         && id != "."
         && id != ".."
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     if ok {
         Ok(id.to_owned())
     } else {
-        Err(format!("--execution-id: {id:?} must be 1-128 characters from [A-Za-z0-9._-]"))
+        Err(format!(
+            "--execution-id: {id:?} must be 1-128 characters from [A-Za-z0-9._-]"
+        ))
     }
 }
 
@@ -239,7 +295,10 @@ fn generate_execution_id() -> Result<String, String> {
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
         .map_err(|e| format!("cannot generate an execution id: /dev/urandom: {e}"))?;
-    Ok(format!("exec-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    Ok(format!(
+        "exec-{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
 }
 
 fn expected_digest(s: &str) -> Result<Digest, String> {
@@ -247,7 +306,10 @@ fn expected_digest(s: &str) -> Result<Digest, String> {
         return Ok(digest);
     }
     let image = ImageRef::parse(s)?;
-    image.digest().cloned().ok_or_else(|| format!("{s:?} must be pinned by digest"))
+    image
+        .digest()
+        .cloned()
+        .ok_or_else(|| format!("{s:?} must be pinned by digest"))
 }
 
 fn host_name() -> Option<String> {

@@ -54,7 +54,9 @@ impl ProcessorRef {
         });
         match shape {
             Some(()) => Ok(Self { text: s.to_owned() }),
-            None => Err(format!("{s:?} is not `ns/name@version` (lowercase letters, digits, `._-`)")),
+            None => Err(format!(
+                "{s:?} is not `ns/name@version` (lowercase letters, digits, `._-`)"
+            )),
         }
     }
 
@@ -103,8 +105,12 @@ impl ImageRef {
         }
         let colon = s.rfind(':').filter(|&i| !s[i..].contains('/'));
         match colon {
-            Some(i) if i + 1 < s.len() => Self::checked(&s[..i], Pin::Tag(s[i + 1..].to_owned()), s),
-            Some(_) | None => Err(format!("{s:?} names no tag or digest; pin it as `repo@sha256:<hex>`")),
+            Some(i) if i + 1 < s.len() => {
+                Self::checked(&s[..i], Pin::Tag(s[i + 1..].to_owned()), s)
+            }
+            Some(_) | None => Err(format!(
+                "{s:?} names no tag or digest; pin it as `repo@sha256:<hex>`"
+            )),
         }
     }
 
@@ -116,7 +122,10 @@ impl ImageRef {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:".contains(&b));
         if ok {
-            Ok(Self { repository: repository.to_owned(), pin })
+            Ok(Self {
+                repository: repository.to_owned(),
+                pin,
+            })
         } else {
             Err(format!("{whole:?} has an invalid repository name"))
         }
@@ -280,30 +289,60 @@ struct RawModal {
 impl Registry {
     /// The embedded registry; relative paths resolve against the repository root.
     pub fn embedded(policy: TagPolicy) -> Result<Self, RegistryError> {
-        Self::parse(EMBEDDED, EMBEDDED_NAME, Path::new(env!("CARGO_MANIFEST_DIR")), policy)
+        Self::parse(
+            EMBEDDED,
+            EMBEDDED_NAME,
+            Path::new(env!("CARGO_MANIFEST_DIR")),
+            policy,
+        )
     }
 
     /// A registry file; relative paths resolve against its folder.
     pub fn load(path: &Path, policy: TagPolicy) -> Result<Self, RegistryError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| RegistryError::Unreadable { origin: origin.clone(), reason: e.to_string() })?;
-        let base = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let text = std::fs::read_to_string(path).map_err(|e| RegistryError::Unreadable {
+            origin: origin.clone(),
+            reason: e.to_string(),
+        })?;
+        let base = path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         Self::parse(&text, &origin, &base, policy)
     }
 
     /// Parses and checks registry text.
-    pub fn parse(text: &str, origin: &str, base: &Path, policy: TagPolicy) -> Result<Self, RegistryError> {
+    pub fn parse(
+        text: &str,
+        origin: &str,
+        base: &Path,
+        policy: TagPolicy,
+    ) -> Result<Self, RegistryError> {
         let raw: RawRegistry = serde_yaml_ng::from_str(text).map_err(|e| {
             let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            RegistryError::Invalid { origin: origin.to_owned(), line, column, message: e.to_string() }
+            RegistryError::Invalid {
+                origin: origin.to_owned(),
+                line,
+                column,
+                message: e.to_string(),
+            }
         })?;
         let invalid = |needle: &str, message: String| {
             let (line, column) = locate(text, needle);
-            RegistryError::Invalid { origin: origin.to_owned(), line, column, message }
+            RegistryError::Invalid {
+                origin: origin.to_owned(),
+                line,
+                column,
+                message,
+            }
         };
         if raw.version != 1 {
-            return Err(invalid("version", format!("version {} is not supported; this build reads version 1", raw.version)));
+            return Err(invalid(
+                "version",
+                format!(
+                    "version {} is not supported; this build reads version 1",
+                    raw.version
+                ),
+            ));
         }
         let mut processors = BTreeMap::new();
         for (name, entry) in raw.processors {
@@ -313,14 +352,21 @@ impl Registry {
             })?;
             processors.insert(key, entry);
         }
-        Ok(Self { origin: origin.to_owned(), processors })
+        Ok(Self {
+            origin: origin.to_owned(),
+            processors,
+        })
     }
 
     /// The entry for `name`, or a message listing the known names.
     pub fn get(&self, name: &ProcessorRef) -> Result<&Entry, String> {
         self.processors.get(name).ok_or_else(|| {
             let known: Vec<String> = self.processors.keys().map(ToString::to_string).collect();
-            format!("{name} is not in {} (known: {})", self.origin, known.join(", "))
+            format!(
+                "{name} is not in {} (known: {})",
+                self.origin,
+                known.join(", ")
+            )
         })
     }
 }
@@ -348,7 +394,10 @@ fn resolve_entry(raw: RawEntry, base: &Path, policy: TagPolicy) -> Result<Entry,
         .as_deref()
         .map(|s| match ImageRef::parse(s) {
             Ok(r) if r.digest().is_some() => Ok(r),
-            Ok(_) => Err((Some(s.to_owned()), format!("expected_oci: {s:?} must be pinned by digest"))),
+            Ok(_) => Err((
+                Some(s.to_owned()),
+                format!("expected_oci: {s:?} must be pinned by digest"),
+            )),
             Err(m) => Err((Some(s.to_owned()), format!("expected_oci: {m}"))),
         })
         .transpose()?;
@@ -371,25 +420,44 @@ fn resolve_entry(raw: RawEntry, base: &Path, policy: TagPolicy) -> Result<Entry,
         })
         .transpose()?;
     if image.is_none() && url.is_none() && raw.modal.is_none() {
-        return Err((None, "names no target: give `image`, `url` or `modal`".to_owned()));
+        return Err((
+            None,
+            "names no target: give `image`, `url` or `modal`".to_owned(),
+        ));
     }
     let duration = |field: &str, value: Option<&str>, default: Duration| {
-        value.map_or(Ok(default), |s| parse_duration(s).map_err(|m| (Some(s.to_owned()), format!("{field}: {m}"))))
+        value.map_or(Ok(default), |s| {
+            parse_duration(s).map_err(|m| (Some(s.to_owned()), format!("{field}: {m}")))
+        })
     };
     let health = duration("health", raw.health.as_deref(), DEFAULT_HEALTH)?;
-    let run_timeout = duration("run_timeout", raw.run_timeout.as_deref(), DEFAULT_RUN_TIMEOUT)?;
+    let run_timeout = duration(
+        "run_timeout",
+        raw.run_timeout.as_deref(),
+        DEFAULT_RUN_TIMEOUT,
+    )?;
     for secret in &raw.secrets {
-        let ok = !secret.is_empty() && secret.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        let ok = !secret.is_empty()
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
         if !ok {
-            return Err((Some(secret.clone()), format!("secrets: {secret:?} is not an environment variable name")));
+            return Err((
+                Some(secret.clone()),
+                format!("secrets: {secret:?} is not an environment variable name"),
+            ));
         }
     }
     let max_concurrency = raw.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
     if max_concurrency == 0 {
-        return Err((Some("max_concurrency".to_owned()), "max_concurrency must be at least 1".to_owned()));
+        return Err((
+            Some("max_concurrency".to_owned()),
+            "max_concurrency must be at least 1".to_owned(),
+        ));
     }
     let fixtures = match &raw.fixtures {
-        Some(dir) => load_fixtures(&base.join(dir)).map_err(|m| (Some(dir.display().to_string()), format!("fixtures: {m}")))?,
+        Some(dir) => load_fixtures(&base.join(dir))
+            .map_err(|m| (Some(dir.display().to_string()), format!("fixtures: {m}")))?,
         None => Fixtures::default(),
     };
     Ok(Entry {
@@ -397,7 +465,11 @@ fn resolve_entry(raw: RawEntry, base: &Path, policy: TagPolicy) -> Result<Entry,
         expected,
         url,
         ca_file: raw.ca_file.map(|p| base.join(p)),
-        modal: raw.modal.map(|m| ModalTarget { app: m.app, function: m.function, environment: m.environment }),
+        modal: raw.modal.map(|m| ModalTarget {
+            app: m.app,
+            function: m.function,
+            environment: m.environment,
+        }),
         port: raw.port.unwrap_or(DEFAULT_PORT),
         env: raw.env,
         secrets: raw.secrets,
@@ -421,21 +493,30 @@ fn load_fixtures(dir: &Path) -> Result<Fixtures, String> {
         for entry in std::fs::read_dir(&sub).map_err(|e| format!("{}: {e}", sub.display()))? {
             let path = entry.map_err(|e| format!("{}: {e}", sub.display()))?.path();
             if path.extension().is_some_and(|e| e == "json") {
-                let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let name = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 fixtures.push(Fixture { name, path });
             }
         }
         fixtures.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(fixtures)
     };
-    Ok(Fixtures { valid: list("valid")?, invalid: list("invalid")?, crash: list("crash")? })
+    Ok(Fixtures {
+        valid: list("valid")?,
+        invalid: list("invalid")?,
+        crash: list("crash")?,
+    })
 }
 
 /// `250ms`, `12s`, `2m`: a whole number and a unit.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let digits = s.bytes().take_while(u8::is_ascii_digit).count();
     let (number, unit) = s.split_at(digits);
-    let n: u64 = number.parse().map_err(|_| format!("{s:?} is not a duration like 250ms, 12s or 2m"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 250ms, 12s or 2m"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" => Ok(Duration::from_secs(n)),

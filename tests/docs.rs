@@ -19,7 +19,11 @@ fn rules_table() -> String {
             Scope::Context => "context",
             Scope::Disk => "disk",
         };
-        out.push_str(&format!("| `{}` | {scope} | {} |\n", rule.id(), rule.description().replace('|', "\\|")));
+        out.push_str(&format!(
+            "| `{}` | {scope} | {} |\n",
+            rule.id(),
+            rule.description().replace('|', "\\|")
+        ));
     }
     out
 }
@@ -32,16 +36,34 @@ fn rules_doc_matches_the_rule_table() {
         std::fs::write(&path, &expected).expect("write docs/rules.md");
     }
     let actual = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(actual == expected, "docs/rules.md is stale; regenerate with THEORY_BLESS=1 cargo nextest run --test docs");
+    assert!(
+        actual == expected,
+        "docs/rules.md is stale; regenerate with THEORY_BLESS=1 cargo nextest run --test docs"
+    );
 }
 
 #[test]
 fn published_contract_names_every_error_code() {
-    let contract = std::fs::read_to_string(support::fixture("docs/CONTRACT.md")).expect("docs/CONTRACT.md");
+    let contract =
+        std::fs::read_to_string(support::fixture("docs/CONTRACT.md")).expect("docs/CONTRACT.md");
     for code in ErrorCode::ALL {
-        assert!(contract.contains(&format!("| `{code}` |")), "docs/CONTRACT.md lacks {code} in its taxonomy table");
+        assert!(
+            contract.contains(&format!("| `{code}` |")),
+            "docs/CONTRACT.md lacks {code} in its taxonomy table"
+        );
     }
-    let taxonomy = contract.split("## 4.").nth(1).and_then(|s| s.split("## 5.").next()).expect("§4");
-    let listed = taxonomy.lines().filter(|l| l.starts_with("| `ERR_")).count();
-    assert_eq!(listed, ErrorCode::ALL.len(), "the taxonomy table and ErrorCode::ALL differ");
+    let taxonomy = contract
+        .split("## 4.")
+        .nth(1)
+        .and_then(|s| s.split("## 5.").next())
+        .expect("§4");
+    let listed = taxonomy
+        .lines()
+        .filter(|l| l.starts_with("| `ERR_"))
+        .count();
+    assert_eq!(
+        listed,
+        ErrorCode::ALL.len(),
+        "the taxonomy table and ErrorCode::ALL differ"
+    );
 }

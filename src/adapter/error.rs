@@ -48,10 +48,15 @@ impl ModalReason {
 
     /// The reason the resolver script names `s`; unknown names are [`ModalReason::Other`].
     pub(crate) fn from_script(s: &str) -> Self {
-        [Self::NotFound, Self::SdkMissing, Self::NoToken, Self::NoWebUrl]
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .unwrap_or(Self::Other)
+        [
+            Self::NotFound,
+            Self::SdkMissing,
+            Self::NoToken,
+            Self::NoWebUrl,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .unwrap_or(Self::Other)
     }
 }
 
@@ -65,7 +70,9 @@ impl fmt::Display for ModalReason {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AdapterError {
     /// The container engine does not answer (socket missing, daemon down).
-    #[error("docker engine unreachable at {host}: {detail}; start it (ci/engine-up) or fix DOCKER_HOST")]
+    #[error(
+        "docker engine unreachable at {host}: {detail}; start it (ci/engine-up) or fix DOCKER_HOST"
+    )]
     Engine { host: String, detail: String },
     /// The image is not present locally and the pull failed.
     #[error("image {image} is not present and cannot be pulled: {detail}")]
@@ -147,7 +154,9 @@ impl AdapterError {
             Self::ContainerStart { .. } => "error.container",
             Self::ModalResolve { .. } => "error.modal",
             Self::InvalidUrl { .. } | Self::CaFile { .. } => "error.endpoint.config",
-            Self::Unresolvable { .. } | Self::Unreachable { .. } | Self::Tls { .. } => "error.endpoint",
+            Self::Unresolvable { .. } | Self::Unreachable { .. } | Self::Tls { .. } => {
+                "error.endpoint"
+            }
             Self::Health { .. } => "error.health",
             Self::Timeout { .. } => "error.timeout",
             Self::Protocol { .. } => "error.protocol",
@@ -167,9 +176,18 @@ mod tests {
     #[test]
     fn every_variant_maps_to_an_adapter_code() {
         let errors = [
-            AdapterError::Engine { host: "h".into(), detail: "d".into() },
-            AdapterError::ImageNotFound { image: "i".into(), detail: "d".into() },
-            AdapterError::ContainerStart { image: "i".into(), detail: "d".into() },
+            AdapterError::Engine {
+                host: "h".into(),
+                detail: "d".into(),
+            },
+            AdapterError::ImageNotFound {
+                image: "i".into(),
+                detail: "d".into(),
+            },
+            AdapterError::ContainerStart {
+                image: "i".into(),
+                detail: "d".into(),
+            },
             AdapterError::ModalResolve {
                 reason: ModalReason::NotFound,
                 app: "a".into(),
@@ -177,10 +195,26 @@ mod tests {
                 environment: Some("e".into()),
                 message: "m".into(),
             },
-            AdapterError::Unresolvable { host: "h".into(), detail: "d".into() },
-            AdapterError::Health { url: "u".into(), attempts: 1, elapsed_ms: 1, last: "l".into() },
-            AdapterError::Timeout { transport: Transport::Ws, budget_ms: 1, stage: "s".into() },
-            AdapterError::Protocol { rule: BreakRule::WsAckMissing, at: Some(0), detail: "d".into() },
+            AdapterError::Unresolvable {
+                host: "h".into(),
+                detail: "d".into(),
+            },
+            AdapterError::Health {
+                url: "u".into(),
+                attempts: 1,
+                elapsed_ms: 1,
+                last: "l".into(),
+            },
+            AdapterError::Timeout {
+                transport: Transport::Ws,
+                budget_ms: 1,
+                stage: "s".into(),
+            },
+            AdapterError::Protocol {
+                rule: BreakRule::WsAckMissing,
+                at: Some(0),
+                detail: "d".into(),
+            },
         ];
         let codes: Vec<ErrorCode> = errors.iter().map(AdapterError::code).collect();
         assert_eq!(
@@ -211,7 +245,14 @@ mod tests {
             e.to_string(),
             "modal endpoint a/f in environment dev not resolved (sdk_missing): pip install modal"
         );
-        let p = AdapterError::Protocol { rule: BreakRule::WsAckMissing, at: Some(0), detail: "first frame is Event".into() };
-        assert_eq!(p.to_string(), "protocol broken (ws.ack.missing at frame 0): first frame is Event");
+        let p = AdapterError::Protocol {
+            rule: BreakRule::WsAckMissing,
+            at: Some(0),
+            detail: "first frame is Event".into(),
+        };
+        assert_eq!(
+            p.to_string(),
+            "protocol broken (ws.ack.missing at frame 0): first frame is Event"
+        );
     }
 }

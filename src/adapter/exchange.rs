@@ -322,7 +322,13 @@ mod tests {
         ids.dedup();
         assert_eq!(before, ids.len(), "duplicate rule id");
         for id in ids {
-            assert!(id.contains('.') && id.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'), "{id}");
+            assert!(
+                id.contains('.')
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'),
+                "{id}"
+            );
         }
     }
 
@@ -334,21 +340,34 @@ mod tests {
 
     #[test]
     fn frame_cap_records_the_break_once_and_refuses_the_frame() {
-        let limits = Limits { max_message: 10, max_frames: 1 };
+        let limits = Limits {
+            max_message: 10,
+            max_frames: 1,
+        };
         let mut rec = Recorder::new(Transport::Ws, &limits, Instant::now());
         assert!(matches!(rec.seen("Ack", 3), Ok(0)));
         assert!(rec.seen("Event", 3).is_err());
         let exchange = rec.finish(None, None);
         assert_eq!(exchange.frames.len(), 1);
         assert!(exchange.broke(BreakRule::TooManyFrames));
-        assert!(matches!(exchange.outcome, Err(AdapterError::Protocol { rule: BreakRule::TooManyFrames, at: Some(1), .. })));
+        assert!(matches!(
+            exchange.outcome,
+            Err(AdapterError::Protocol {
+                rule: BreakRule::TooManyFrames,
+                at: Some(1),
+                ..
+            })
+        ));
     }
 
     #[test]
     fn an_answer_without_break_or_failure_is_ok() {
         let mut rec = Recorder::new(Transport::Http, &Limits::default(), Instant::now());
         rec.http_status = Some(200);
-        let answer = Answer { raw: b"{}".to_vec(), canonical: Some(b"{}".to_vec()) };
+        let answer = Answer {
+            raw: b"{}".to_vec(),
+            canonical: Some(b"{}".to_vec()),
+        };
         assert!(rec.finish(Some(answer), None).outcome.is_ok());
     }
 }

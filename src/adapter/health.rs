@@ -40,7 +40,10 @@ impl Default for HealthBudget {
 impl HealthBudget {
     /// The default steps with another total.
     pub fn with_total(total: Duration) -> Self {
-        Self { total, ..Self::default() }
+        Self {
+            total,
+            ..Self::default()
+        }
     }
 }
 
@@ -67,7 +70,10 @@ enum Probe {
 /// A remote endpoint that never gave any HTTP answer is
 /// [`AdapterError::Unreachable`] (`ERR_ENDPOINT_MISSING`); otherwise a spent
 /// budget is [`AdapterError::Health`] (`ERR_HEALTH`).
-pub async fn health(endpoint: &Endpoint, budget: &HealthBudget) -> Result<HealthReport, AdapterError> {
+pub async fn health(
+    endpoint: &Endpoint,
+    budget: &HealthBudget,
+) -> Result<HealthReport, AdapterError> {
     let started = Instant::now();
     let deadline = started + budget.total;
     let url = match net::endpoint_url(&endpoint.base, "healthz", Transport::Http) {
@@ -86,7 +92,10 @@ pub async fn health(endpoint: &Endpoint, budget: &HealthBudget) -> Result<Health
         attempts += 1;
         match probe(endpoint, &url, deadline).await {
             Probe::Healthy => {
-                let report = HealthReport { attempts, elapsed: started.elapsed() };
+                let report = HealthReport {
+                    attempts,
+                    elapsed: started.elapsed(),
+                };
                 tracing::info!(event = "adapter.health.ok", url = %shown, attempts, duration_ms = net::millis(report.elapsed));
                 return Ok(report);
             }
@@ -109,9 +118,17 @@ pub async fn health(endpoint: &Endpoint, budget: &HealthBudget) -> Result<Health
     }
     let elapsed_ms = net::millis(started.elapsed());
     let error = if !answered && !endpoint.is_local() {
-        AdapterError::Unreachable { url: shown.clone(), detail: format!("no answer to {attempts} health probes in {elapsed_ms} ms: {last}") }
+        AdapterError::Unreachable {
+            url: shown.clone(),
+            detail: format!("no answer to {attempts} health probes in {elapsed_ms} ms: {last}"),
+        }
     } else {
-        AdapterError::Health { url: shown.clone(), attempts, elapsed_ms, last }
+        AdapterError::Health {
+            url: shown.clone(),
+            attempts,
+            elapsed_ms,
+            last,
+        }
     };
     tracing::warn!(event = "adapter.health.error", url = %shown, attempts, duration_ms = elapsed_ms, code = error.code().as_str(), message = %error);
     error.log();
@@ -144,8 +161,12 @@ async fn probe(endpoint: &Endpoint, url: &url::Url, deadline: Instant) -> Probe 
     let mut body = Vec::new();
     loop {
         match tokio::time::timeout_at(deadline, response.chunk()).await {
-            Err(_) => return Probe::Answered(format!("status {status}, body not finished in time")),
-            Ok(Err(e)) => return Probe::Answered(format!("status {status}, body broken: {}", net::chain(&e))),
+            Err(_) => {
+                return Probe::Answered(format!("status {status}, body not finished in time"));
+            }
+            Ok(Err(e)) => {
+                return Probe::Answered(format!("status {status}, body broken: {}", net::chain(&e)));
+            }
             Ok(Ok(None)) => break,
             Ok(Ok(Some(chunk))) => {
                 if body.len() + chunk.len() > BODY_MAX {

@@ -32,8 +32,22 @@ pub(crate) async fn call(
     let body = canon::to_canonical_serde(request)
         .or_else(|_| serde_json::to_vec(request))
         .unwrap_or_default();
-    let path = if transport == Transport::Sse { "run-stream" } else { "run" };
-    post(endpoint, transport, path, Some("application/json"), body, false, budget, limits).await
+    let path = if transport == Transport::Sse {
+        "run-stream"
+    } else {
+        "run"
+    };
+    post(
+        endpoint,
+        transport,
+        path,
+        Some("application/json"),
+        body,
+        false,
+        budget,
+        limits,
+    )
+    .await
 }
 
 /// One raw `POST` to `path` (`run` or `run-stream`): any content type (or
@@ -47,11 +61,28 @@ pub async fn http_raw(
     budget: Duration,
     limits: &Limits,
 ) -> Exchange {
-    let transport = if path.trim_matches('/') == "run-stream" { Transport::Sse } else { Transport::Http };
-    post(endpoint, transport, path, content_type, body, chunked, budget, limits).await
+    let transport = if path.trim_matches('/') == "run-stream" {
+        Transport::Sse
+    } else {
+        Transport::Http
+    };
+    post(
+        endpoint,
+        transport,
+        path,
+        content_type,
+        body,
+        chunked,
+        budget,
+        limits,
+    )
+    .await
 }
 
-#[expect(clippy::too_many_arguments, reason = "one private entry point for the two public forms")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one private entry point for the two public forms"
+)]
 async fn post(
     endpoint: &Endpoint,
     transport: Transport,
@@ -90,14 +121,17 @@ async fn post(
         let middle = body.len() / 2;
         let (head, tail) = body.split_at(middle);
         let parts = vec![Ok::<_, std::io::Error>(head.to_vec()), Ok(tail.to_vec())];
-        request.body(reqwest::Body::wrap_stream(futures_util::stream::iter(parts)))
+        request.body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            parts,
+        )))
     } else {
         request.body(body)
     };
     let mut response = match tokio::time::timeout_at(deadline, request.send()).await {
         Err(_) => return settle(rec, None, Some(timeout("waiting for the response"))),
         Ok(Err(e)) => {
-            let failure = send_failure(&mut rec, &shown, &e, || timeout("waiting for the response"));
+            let failure =
+                send_failure(&mut rec, &shown, &e, || timeout("waiting for the response"));
             return settle(rec, None, failure);
         }
         Ok(Ok(response)) => response,
@@ -108,18 +142,38 @@ async fn post(
         .get(CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default();
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     if transport == Transport::Sse && essence == "text/event-stream" {
         return read_events(rec, &mut response, deadline, limits, timeout).await;
     }
     if essence != "application/json" {
-        let expected = if transport == Transport::Sse { "text/event-stream or application/json" } else { "application/json" };
-        rec.broke(BreakRule::HttpContentType, None, format!("content type {content_type:?}, expected {expected}"));
+        let expected = if transport == Transport::Sse {
+            "text/event-stream or application/json"
+        } else {
+            "application/json"
+        };
+        rec.broke(
+            BreakRule::HttpContentType,
+            None,
+            format!("content type {content_type:?}, expected {expected}"),
+        );
     }
-    if let Some(length) = response.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+    if let Some(length) = response
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
         && length > limits.max_message as u64
     {
-        rec.broke(BreakRule::MessageTooLarge, None, format!("content length {length} over {} bytes", limits.max_message));
+        rec.broke(
+            BreakRule::MessageTooLarge,
+            None,
+            format!("content length {length} over {} bytes", limits.max_message),
+        );
         return settle(rec, None, None);
     }
     let mut body = Vec::new();
@@ -127,13 +181,21 @@ async fn post(
         match tokio::time::timeout_at(deadline, response.chunk()).await {
             Err(_) => return settle(rec, None, Some(timeout("reading the body"))),
             Ok(Err(e)) => {
-                rec.broke(BreakRule::HttpResponseBroken, None, format!("body cut: {}", net::chain(&e)));
+                rec.broke(
+                    BreakRule::HttpResponseBroken,
+                    None,
+                    format!("body cut: {}", net::chain(&e)),
+                );
                 return settle(rec, None, None);
             }
             Ok(Ok(None)) => break,
             Ok(Ok(Some(chunk))) => {
                 if body.len() + chunk.len() > limits.max_message {
-                    rec.broke(BreakRule::MessageTooLarge, None, format!("body over {} bytes", limits.max_message));
+                    rec.broke(
+                        BreakRule::MessageTooLarge,
+                        None,
+                        format!("body over {} bytes", limits.max_message),
+                    );
                     return settle(rec, None, None);
                 }
                 body.extend_from_slice(&chunk);
@@ -165,11 +227,17 @@ fn send_failure(
 ) -> Option<AdapterError> {
     let detail = net::chain(error);
     if net::is_tls(error) {
-        Some(AdapterError::Tls { url: shown.to_owned(), detail })
+        Some(AdapterError::Tls {
+            url: shown.to_owned(),
+            detail,
+        })
     } else if error.is_timeout() {
         Some(timeout())
     } else if error.is_connect() {
-        Some(AdapterError::Unreachable { url: shown.to_owned(), detail })
+        Some(AdapterError::Unreachable {
+            url: shown.to_owned(),
+            detail,
+        })
     } else {
         rec.broke(BreakRule::HttpResponseBroken, None, detail);
         None
@@ -196,13 +264,21 @@ async fn read_events(
             Err(_) => break Err(timeout("waiting for the done event")),
             Ok(Err(e)) => {
                 if answer.is_none() {
-                    rec.broke(BreakRule::SseDoneMissing, None, format!("stream aborted before done: {}", net::chain(&e)));
+                    rec.broke(
+                        BreakRule::SseDoneMissing,
+                        None,
+                        format!("stream aborted before done: {}", net::chain(&e)),
+                    );
                 }
                 break Ok(());
             }
             Ok(Ok(None)) => {
                 if answer.is_none() {
-                    rec.broke(BreakRule::SseDoneMissing, None, "stream ended without a done event");
+                    rec.broke(
+                        BreakRule::SseDoneMissing,
+                        None,
+                        "stream ended without a done event",
+                    );
                 }
                 break Ok(());
             }
@@ -230,14 +306,28 @@ fn on_event(rec: &mut Recorder, answer: &mut Option<Answer>, event: Event) -> Re
     let index = rec.seen(&event.name, event.data.len())?;
     match (event.name.as_str(), answer.is_some()) {
         ("done", false) => *answer = Some(envelope(rec, event.data, Some(index))),
-        ("done", true) => rec.broke(BreakRule::SseDoneDuplicate, Some(index), "a second done event"),
+        ("done", true) => rec.broke(
+            BreakRule::SseDoneDuplicate,
+            Some(index),
+            "a second done event",
+        ),
         ("progress", false) => {}
-        ("progress", true) => rec.broke(BreakRule::SseAfterDone, Some(index), "progress after done"),
+        ("progress", true) => {
+            rec.broke(BreakRule::SseAfterDone, Some(index), "progress after done")
+        }
         (name, after) => {
             let name = super::exchange::cut(name, 64);
-            rec.broke(BreakRule::SseEventUnknown, Some(index), format!("event {name:?}"));
+            rec.broke(
+                BreakRule::SseEventUnknown,
+                Some(index),
+                format!("event {name:?}"),
+            );
             if after {
-                rec.broke(BreakRule::SseAfterDone, Some(index), format!("event {name:?} after done"));
+                rec.broke(
+                    BreakRule::SseAfterDone,
+                    Some(index),
+                    format!("event {name:?} after done"),
+                );
             }
         }
     }

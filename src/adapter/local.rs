@@ -22,7 +22,9 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::models::PortBinding;
-use bollard::query_parameters::{ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder};
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+};
 use futures_util::StreamExt as _;
 use testcontainers::core::error::ClientError;
 use testcontainers::core::{IntoContainerPort as _, Mount};
@@ -88,7 +90,12 @@ impl ImageRef {
         if repo.is_empty() || tag.is_empty() {
             return Err(invalid("empty repository or tag"));
         }
-        Ok(Self { name: repo.to_owned(), tag: tag.to_owned(), repo: repo.to_owned(), digest: None })
+        Ok(Self {
+            name: repo.to_owned(),
+            tag: tag.to_owned(),
+            repo: repo.to_owned(),
+            digest: None,
+        })
     }
 }
 
@@ -106,7 +113,11 @@ impl ContainerGuard {
 
     /// The last [`STDERR_TAIL_MAX`] bytes of stderr, redacted, cut on a UTF-8 boundary.
     pub(crate) async fn stderr_tail(&self) -> Option<String> {
-        let options = LogsOptionsBuilder::new().stdout(false).stderr(true).tail("200").build();
+        let options = LogsOptionsBuilder::new()
+            .stdout(false)
+            .stderr(true)
+            .tail("200")
+            .build();
         let mut logs = self.docker.logs(&self.id, Some(options));
         let mut buffer: Vec<u8> = Vec::new();
         let collect = async {
@@ -140,12 +151,17 @@ pub(crate) fn tail(text: &str, max: usize) -> &str {
 
 impl Drop for ContainerGuard {
     fn drop(&mut self) {
-        let Some(container) = self.container.take() else { return };
+        let Some(container) = self.container.take() else {
+            return;
+        };
         tracing::info!(event = "adapter.container.remove", container = %short(&self.id));
         // testcontainers removes in its own Drop, which needs a runtime.
         if tokio::runtime::Handle::try_current().is_ok() {
             drop(container);
-        } else if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        } else if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
             runtime.block_on(async move { drop(container) });
         } else {
             tracing::warn!(event = "error.container.leak", container = %short(&self.id), message = "no runtime to remove the container; the next sweep will");
@@ -160,7 +176,8 @@ fn short(id: &str) -> &str {
 
 /// This process's pid namespace, e.g. `pid:[4026531836]`.
 fn pid_namespace() -> String {
-    std::fs::read_link("/proc/self/ns/pid").map_or_else(|_| "unknown".to_owned(), |p| p.display().to_string())
+    std::fs::read_link("/proc/self/ns/pid")
+        .map_or_else(|_| "unknown".to_owned(), |p| p.display().to_string())
 }
 
 /// Whether `pid` names a live process of this pid namespace.
@@ -175,7 +192,10 @@ fn alive(pid: u32) -> bool {
 /// A docker client with a negotiated API version, or [`AdapterError::Engine`].
 async fn engine(deadline: Instant) -> Result<Docker, AdapterError> {
     let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "the default socket".to_owned());
-    let unavailable = |detail: String| AdapterError::Engine { host: crate::redact::text(&host), detail };
+    let unavailable = |detail: String| AdapterError::Engine {
+        host: crate::redact::text(&host),
+        detail,
+    };
     let docker = testcontainers::core::client::docker_client_instance()
         .await
         .map_err(|e| unavailable(net::chain(&e)))?;
@@ -201,7 +221,10 @@ pub(crate) async fn start(spec: &LocalSpec, deadline: Instant) -> Result<Endpoin
     let started = Instant::now();
     let image = ImageRef::parse(&spec.image)?;
     let docker = engine(deadline).await?;
-    let failed = |detail: String| AdapterError::ContainerStart { image: spec.image.clone(), detail };
+    let failed = |detail: String| AdapterError::ContainerStart {
+        image: spec.image.clone(),
+        detail,
+    };
 
     let start = start_id();
     let port = spec.port;
@@ -217,7 +240,10 @@ pub(crate) async fn start(spec: &LocalSpec, deadline: Instant) -> Result<Endpoin
             host.publish_all_ports = Some(false);
             host.port_bindings = Some(HashMap::from([(
                 format!("{port}/tcp"),
-                Some(vec![PortBinding { host_ip: Some("127.0.0.1".to_owned()), host_port: Some(String::new()) }]),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".to_owned()),
+                    host_port: Some(String::new()),
+                }]),
             )]));
         });
     for (key, value) in &spec.env {
@@ -244,17 +270,35 @@ pub(crate) async fn start(spec: &LocalSpec, deadline: Instant) -> Result<Endpoin
         }
         Err(_) => {
             remove_start(&docker, &start).await;
-            return Err(failed("the engine did not start it within the budget".to_owned()));
+            return Err(failed(
+                "the engine did not start it within the budget".to_owned(),
+            ));
         }
     };
     let id = container.id().to_owned();
-    let guard = ContainerGuard { container: Some(container), docker: docker.clone(), id: id.clone() };
+    let guard = ContainerGuard {
+        container: Some(container),
+        docker: docker.clone(),
+        id: id.clone(),
+    };
     let host_port = match guard.container.as_ref() {
-        Some(container) => match tokio::time::timeout_at(deadline, container.get_host_port_ipv4(port.tcp())).await {
-            Ok(Ok(host_port)) => host_port,
-            Ok(Err(e)) => return Err(failed(format!("port {port} not published: {}", net::chain(&e)))),
-            Err(_) => return Err(failed("the engine did not report the port within the budget".to_owned())),
-        },
+        Some(container) => {
+            match tokio::time::timeout_at(deadline, container.get_host_port_ipv4(port.tcp())).await
+            {
+                Ok(Ok(host_port)) => host_port,
+                Ok(Err(e)) => {
+                    return Err(failed(format!(
+                        "port {port} not published: {}",
+                        net::chain(&e)
+                    )));
+                }
+                Err(_) => {
+                    return Err(failed(
+                        "the engine did not report the port within the budget".to_owned(),
+                    ));
+                }
+            }
+        }
         None => return Err(failed("container vanished".to_owned())),
     };
     let engine_digest = engine_digest(&docker, &id, &image.repo).await;
@@ -268,7 +312,8 @@ pub(crate) async fn start(spec: &LocalSpec, deadline: Instant) -> Result<Endpoin
         duration_ms = net::millis(started.elapsed()),
     );
     let mut base = Url::parse("http://127.0.0.1/").map_err(|e| failed(e.to_string()))?;
-    base.set_port(Some(host_port)).map_err(|()| failed("cannot set the port".to_owned()))?;
+    base.set_port(Some(host_port))
+        .map_err(|()| failed("cannot set the port".to_owned()))?;
     let mut endpoint = Endpoint::new(&base, None, Vec::new())?;
     endpoint.engine_digest = engine_digest;
     endpoint.container = Some(std::sync::Arc::new(guard));
@@ -279,13 +324,22 @@ pub(crate) async fn start(spec: &LocalSpec, deadline: Instant) -> Result<Endpoin
 fn classify(image: &str, error: &TestcontainersError) -> AdapterError {
     let detail = net::chain(error);
     if let TestcontainersError::Client(ClientError::PullImage { .. }) = error {
-        return AdapterError::ImageNotFound { image: image.to_owned(), detail };
+        return AdapterError::ImageNotFound {
+            image: image.to_owned(),
+            detail,
+        };
     }
-    if let TestcontainersError::Client(ClientError::Init(_) | ClientError::Configuration(_) | ClientError::InvalidDockerHost(_)) = error {
+    if let TestcontainersError::Client(
+        ClientError::Init(_) | ClientError::Configuration(_) | ClientError::InvalidDockerHost(_),
+    ) = error
+    {
         let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "the default socket".to_owned());
         return AdapterError::Engine { host, detail };
     }
-    AdapterError::ContainerStart { image: image.to_owned(), detail }
+    AdapterError::ContainerStart {
+        image: image.to_owned(),
+        detail,
+    }
 }
 
 /// Removes whatever one start created (after a failure or a timeout).
@@ -301,17 +355,27 @@ async fn remove_labelled(
     doomed: impl Fn(&HashMap<String, String>) -> bool,
 ) -> Result<Vec<String>, bollard::errors::Error> {
     let filters = HashMap::from([("label", vec![label])]);
-    let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
     let mut removed = Vec::new();
     for summary in docker.list_containers(Some(options)).await? {
-        let (Some(id), labels) = (summary.id, summary.labels.unwrap_or_default()) else { continue };
+        let (Some(id), labels) = (summary.id, summary.labels.unwrap_or_default()) else {
+            continue;
+        };
         if !doomed(&labels) {
             continue;
         }
-        let options = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
+        let options = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
         match docker.remove_container(&id, Some(options)).await {
             Ok(()) => removed.push(id),
-            Err(e) => tracing::warn!(event = "error.container.remove", container = %short(&id), message = %net::chain(&e)),
+            Err(e) => {
+                tracing::warn!(event = "error.container.remove", container = %short(&id), message = %net::chain(&e))
+            }
         }
     }
     Ok(removed)
@@ -337,17 +401,28 @@ pub async fn sweep(budget: Duration) -> Result<Sweep, AdapterError> {
                 .and_then(|pid| pid.parse::<u32>().ok())
                 .is_some_and(|pid| !alive(pid))
     };
-    let removed = match tokio::time::timeout_at(deadline, remove_labelled(&docker, OWNER_PID_LABEL, doomed)).await {
-        Ok(Ok(removed)) => removed,
-        Ok(Err(e)) => {
-            let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "the default socket".to_owned());
-            return Err(AdapterError::Engine { host, detail: net::chain(&e) });
-        }
-        Err(_) => {
-            let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "the default socket".to_owned());
-            return Err(AdapterError::Engine { host, detail: "sweep did not finish within the budget".to_owned() });
-        }
-    };
+    let removed =
+        match tokio::time::timeout_at(deadline, remove_labelled(&docker, OWNER_PID_LABEL, doomed))
+            .await
+        {
+            Ok(Ok(removed)) => removed,
+            Ok(Err(e)) => {
+                let host = std::env::var("DOCKER_HOST")
+                    .unwrap_or_else(|_| "the default socket".to_owned());
+                return Err(AdapterError::Engine {
+                    host,
+                    detail: net::chain(&e),
+                });
+            }
+            Err(_) => {
+                let host = std::env::var("DOCKER_HOST")
+                    .unwrap_or_else(|_| "the default socket".to_owned());
+                return Err(AdapterError::Engine {
+                    host,
+                    detail: "sweep did not finish within the budget".to_owned(),
+                });
+            }
+        };
     tracing::info!(event = "adapter.container.sweep", removed = removed.len());
     Ok(Sweep { removed })
 }
@@ -359,10 +434,15 @@ async fn engine_digest(docker: &Docker, id: &str, repo: &str) -> Option<Digest> 
         let image = docker.inspect_image(&container.image?).await.ok()?;
         image.repo_digests?.iter().find_map(|entry| {
             let (entry_repo, digest) = entry.split_once('@')?;
-            (entry_repo == repo).then(|| Digest::parse(digest).ok()).flatten()
+            (entry_repo == repo)
+                .then(|| Digest::parse(digest).ok())
+                .flatten()
         })
     };
-    tokio::time::timeout(ENGINE_STEP, inspect).await.ok().flatten()
+    tokio::time::timeout(ENGINE_STEP, inspect)
+        .await
+        .ok()
+        .flatten()
 }
 
 #[cfg(test)]
@@ -384,9 +464,15 @@ mod tests {
     #[test]
     fn tagged_and_bare_references_keep_registry_ports() {
         let r = ImageRef::parse("127.0.0.1:5000/theory/p:0.1.0").unwrap();
-        assert_eq!((r.name.as_str(), r.tag.as_str()), ("127.0.0.1:5000/theory/p", "0.1.0"));
+        assert_eq!(
+            (r.name.as_str(), r.tag.as_str()),
+            ("127.0.0.1:5000/theory/p", "0.1.0")
+        );
         let r = ImageRef::parse("127.0.0.1:5000/theory/p").unwrap();
-        assert_eq!((r.name.as_str(), r.tag.as_str()), ("127.0.0.1:5000/theory/p", "latest"));
+        assert_eq!(
+            (r.name.as_str(), r.tag.as_str()),
+            ("127.0.0.1:5000/theory/p", "latest")
+        );
     }
 
     #[test]

@@ -56,7 +56,9 @@ pub async fn call(
     let exchange = async {
         match transport {
             Transport::Ws => ws::call(endpoint, request, budget, limits).await,
-            Transport::Http | Transport::Sse => http::call(endpoint, transport, request, budget, limits).await,
+            Transport::Http | Transport::Sse => {
+                http::call(endpoint, transport, request, budget, limits).await
+            }
         }
     };
     exchange.instrument(span).await

@@ -52,7 +52,10 @@ pub(crate) async fn web_url(spec: &ModalSpec, deadline: Instant) -> Result<Url, 
         .spawn()
         .map_err(|e| fail(ModalReason::Interpreter, format!("cannot run {python}: {e}; set the Python interpreter that has the modal package")))?;
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        return Err(fail(ModalReason::Interpreter, format!("{python} gave no output pipes")));
+        return Err(fail(
+            ModalReason::Interpreter,
+            format!("{python} gave no output pipes"),
+        ));
     };
     let run = async {
         let mut out = Vec::new();
@@ -64,7 +67,12 @@ pub(crate) async fn web_url(spec: &ModalSpec, deadline: Instant) -> Result<Url, 
     };
     let (status, out, err) = match tokio::time::timeout_at(deadline, run).await {
         Ok(done) => done,
-        Err(_) => return Err(fail(ModalReason::Timeout, format!("{python} did not answer within the budget"))),
+        Err(_) => {
+            return Err(fail(
+                ModalReason::Timeout,
+                format!("{python} did not answer within the budget"),
+            ));
+        }
     };
     let status = status.map_err(|e| fail(ModalReason::Interpreter, format!("{python}: {e}")))?;
     let out = String::from_utf8_lossy(&out);
@@ -74,15 +82,36 @@ pub(crate) async fn web_url(spec: &ModalSpec, deadline: Instant) -> Result<Url, 
         .find_map(|line| serde_json::from_str::<Answer>(line.trim()).ok());
     let Some(answer) = answer else {
         let err = String::from_utf8_lossy(&err);
-        let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
-        return Err(fail(ModalReason::Interpreter, format!("{python} exited with {status} without an answer: {}", super::exchange::cut(last, 300))));
+        let last = err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output");
+        return Err(fail(
+            ModalReason::Interpreter,
+            format!(
+                "{python} exited with {status} without an answer: {}",
+                super::exchange::cut(last, 300)
+            ),
+        ));
     };
     match (answer.url, answer.error) {
         (Some(url), None) => {
-            let parsed = Url::parse(&url).map_err(|e| fail(ModalReason::NoWebUrl, format!("the SDK gave an invalid url: {e}")))?;
+            let parsed = Url::parse(&url).map_err(|e| {
+                fail(
+                    ModalReason::NoWebUrl,
+                    format!("the SDK gave an invalid url: {e}"),
+                )
+            })?;
             Ok(parsed)
         }
-        (_, Some(error)) => Err(fail(ModalReason::from_script(&error), answer.message.unwrap_or_default())),
-        (None, None) => Err(fail(ModalReason::Other, "the resolver answered neither url nor error".to_owned())),
+        (_, Some(error)) => Err(fail(
+            ModalReason::from_script(&error),
+            answer.message.unwrap_or_default(),
+        )),
+        (None, None) => Err(fail(
+            ModalReason::Other,
+            "the resolver answered neither url nor error".to_owned(),
+        )),
     }
 }

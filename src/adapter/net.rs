@@ -67,7 +67,8 @@ pub(crate) fn base_url(url: &Url) -> Result<Url, AdapterError> {
         "https" | "wss" => "https",
         _ => return Err(invalid("scheme must be http, https, ws or wss")),
     };
-    base.set_scheme(scheme).map_err(|()| invalid("cannot change its scheme"))?;
+    base.set_scheme(scheme)
+        .map_err(|()| invalid("cannot change its scheme"))?;
     if base.host_str().is_none_or(str::is_empty) {
         return Err(invalid("no host"));
     }
@@ -82,17 +83,22 @@ pub(crate) fn base_url(url: &Url) -> Result<Url, AdapterError> {
 
 /// `base` joined with `path`, in the scheme `transport` speaks (`ws`/`wss`
 /// for WebSocket).
-pub(crate) fn endpoint_url(base: &Url, path: &str, transport: Transport) -> Result<Url, AdapterError> {
+pub(crate) fn endpoint_url(
+    base: &Url,
+    path: &str,
+    transport: Transport,
+) -> Result<Url, AdapterError> {
     let mut url = base.join(path).map_err(|e| AdapterError::InvalidUrl {
         url: loggable(base),
         reason: format!("cannot join {path:?}: {e}"),
     })?;
     if transport == Transport::Ws {
         let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
-        url.set_scheme(scheme).map_err(|()| AdapterError::InvalidUrl {
-            url: loggable(base),
-            reason: format!("cannot use scheme {scheme}"),
-        })?;
+        url.set_scheme(scheme)
+            .map_err(|()| AdapterError::InvalidUrl {
+                url: loggable(base),
+                reason: format!("cannot use scheme {scheme}"),
+            })?;
     }
     Ok(url)
 }
@@ -158,7 +164,9 @@ pub(crate) fn is_tls(error: &(dyn std::error::Error + 'static)) -> bool {
             return true;
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io.get_ref().is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
         {
             return true;
         }
@@ -186,10 +194,21 @@ mod tests {
     #[test]
     fn endpoint_urls_join_and_switch_scheme_for_ws() {
         let base = base_url(&Url::parse("https://h.example/app").unwrap()).unwrap();
-        assert_eq!(endpoint_url(&base, "run", Transport::Ws).unwrap().as_str(), "wss://h.example/app/run");
-        assert_eq!(endpoint_url(&base, "run-stream", Transport::Sse).unwrap().as_str(), "https://h.example/app/run-stream");
+        assert_eq!(
+            endpoint_url(&base, "run", Transport::Ws).unwrap().as_str(),
+            "wss://h.example/app/run"
+        );
+        assert_eq!(
+            endpoint_url(&base, "run-stream", Transport::Sse)
+                .unwrap()
+                .as_str(),
+            "https://h.example/app/run-stream"
+        );
         let plain = base_url(&Url::parse("http://127.0.0.1:9").unwrap()).unwrap();
-        assert_eq!(endpoint_url(&plain, "run", Transport::Ws).unwrap().as_str(), "ws://127.0.0.1:9/run");
+        assert_eq!(
+            endpoint_url(&plain, "run", Transport::Ws).unwrap().as_str(),
+            "ws://127.0.0.1:9/run"
+        );
     }
 
     #[test]
@@ -204,7 +223,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("empty.pem");
         std::fs::write(&path, "nothing here\n").unwrap();
-        assert!(matches!(client_config(Some(&path)), Err(AdapterError::CaFile { .. })));
+        assert!(matches!(
+            client_config(Some(&path)),
+            Err(AdapterError::CaFile { .. })
+        ));
         assert!(client_config(None).is_ok());
         let _ = std::fs::remove_dir_all(dir);
     }

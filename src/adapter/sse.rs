@@ -133,12 +133,19 @@ mod tests {
     }
 
     fn event(name: &str, data: &str) -> Event {
-        Event { name: name.to_owned(), data: data.as_bytes().to_vec() }
+        Event {
+            name: name.to_owned(),
+            data: data.as_bytes().to_vec(),
+        }
     }
 
     #[test]
     fn events_split_anywhere_and_any_line_ending() {
-        let stream: &[&[u8]] = &[b"event: progress\r", b"\ndata: {\"a\":1}\r\n\r", b"\n: comment\nevent:done\ndata:x\ndata: y\n\n"];
+        let stream: &[&[u8]] = &[
+            b"event: progress\r",
+            b"\ndata: {\"a\":1}\r\n\r",
+            b"\n: comment\nevent:done\ndata:x\ndata: y\n\n",
+        ];
         assert_eq!(
             parse(stream, 1024),
             Ok(vec![event("progress", "{\"a\":1}"), event("done", "x\ny")])
@@ -147,8 +154,14 @@ mod tests {
 
     #[test]
     fn an_event_without_data_is_not_dispatched_and_a_nameless_one_is_message() {
-        assert_eq!(parse(&[b"event: x\n\ndata: 1\n\n"], 64), Ok(vec![event("message", "1")]));
-        assert_eq!(parse(&[b"\xEF\xBB\xBFdata: 1\n\nid: 7\nretry: 1\n"], 64), Ok(vec![event("message", "1")]));
+        assert_eq!(
+            parse(&[b"event: x\n\ndata: 1\n\n"], 64),
+            Ok(vec![event("message", "1")])
+        );
+        assert_eq!(
+            parse(&[b"\xEF\xBB\xBFdata: 1\n\nid: 7\nretry: 1\n"], 64),
+            Ok(vec![event("message", "1")])
+        );
     }
 
     #[test]

@@ -101,7 +101,10 @@ impl fmt::Debug for ModalSpec {
             .field("function", &self.function)
             .field("environment", &self.environment)
             .field("python", &self.python)
-            .field("proxy_auth", &self.proxy_auth.as_ref().map(|_| crate::redact::MASK))
+            .field(
+                "proxy_auth",
+                &self.proxy_auth.as_ref().map(|_| crate::redact::MASK),
+            )
             .field("ca_file", &self.ca_file)
             .finish()
     }
@@ -138,7 +141,10 @@ impl fmt::Debug for Endpoint {
             .field("base", &net::loggable(&self.base))
             .field("engine_digest", &self.engine_digest)
             .field("headers", &self.headers.len())
-            .field("container", &self.container.as_ref().map(|c| c.id().to_owned()))
+            .field(
+                "container",
+                &self.container.as_ref().map(|c| c.id().to_owned()),
+            )
             .finish()
     }
 }
@@ -191,7 +197,16 @@ pub async fn resolve(target: &Target, budget: Duration) -> Result<Endpoint, Adap
     let resolved = match target {
         Target::Local(spec) => local::start(spec, deadline).await,
         Target::Modal(spec) => resolve_modal(spec, deadline).await,
-        Target::Url(spec) => resolve_url(&spec.url, spec.ca_file.as_deref(), Vec::new(), "url", deadline).await,
+        Target::Url(spec) => {
+            resolve_url(
+                &spec.url,
+                spec.ca_file.as_deref(),
+                Vec::new(),
+                "url",
+                deadline,
+            )
+            .await
+        }
     };
     if let Err(e) = &resolved {
         e.log();

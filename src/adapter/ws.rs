@@ -17,11 +17,13 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use theory_contract::canon::{self, Json};
 use theory_contract::{CLOSE_NORMAL, Frame, FrameKind, RunRequest, SUBPROTOCOL};
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError, SubProtocolError};
-use tokio_tungstenite::tungstenite::http::header::{HeaderName, HeaderValue, SEC_WEBSOCKET_PROTOCOL};
+use tokio_tungstenite::tungstenite::http::header::{
+    HeaderName, HeaderValue, SEC_WEBSOCKET_PROTOCOL,
+};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, connect_async_tls_with_config};
 
 use super::exchange::{FrameCap, Recorder};
@@ -42,7 +44,12 @@ pub enum WsMessage {
 }
 
 /// The normal call: `RunOpen` with `request`, one envelope back.
-pub(crate) async fn call(endpoint: &Endpoint, request: &RunRequest, budget: Duration, limits: &Limits) -> Exchange {
+pub(crate) async fn call(
+    endpoint: &Endpoint,
+    request: &RunRequest,
+    budget: Duration,
+    limits: &Limits,
+) -> Exchange {
     let first = WsMessage::Text(Frame::run_open(request.clone()).to_text());
     exchange(endpoint, first, true, budget, limits).await
 }
@@ -81,7 +88,13 @@ enum Stop {
     Broken,
 }
 
-async fn exchange(endpoint: &Endpoint, first: WsMessage, offer: bool, budget: Duration, limits: &Limits) -> Exchange {
+async fn exchange(
+    endpoint: &Endpoint,
+    first: WsMessage,
+    offer: bool,
+    budget: Duration,
+    limits: &Limits,
+) -> Exchange {
     let started = Instant::now();
     let deadline = started + budget;
     let mut rec = Recorder::new(Transport::Ws, limits, started.into_std());
@@ -99,15 +112,24 @@ async fn exchange(endpoint: &Endpoint, first: WsMessage, offer: bool, budget: Du
     let mut request = match url.as_str().into_client_request() {
         Ok(request) => request,
         Err(e) => {
-            let error = AdapterError::InvalidUrl { url: shown, reason: e.to_string() };
+            let error = AdapterError::InvalidUrl {
+                url: shown,
+                reason: e.to_string(),
+            };
             return settle(rec, None, Some(error));
         }
     };
     if offer {
-        request.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(SUBPROTOCOL));
+        request.headers_mut().insert(
+            SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(SUBPROTOCOL),
+        );
     }
     for (name, value) in endpoint.headers.iter() {
-        if let (Ok(name), Ok(mut value)) = (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
+        if let (Ok(name), Ok(mut value)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) {
             value.set_sensitive(true);
             request.headers_mut().insert(name, value);
         }
@@ -160,7 +182,9 @@ async fn exchange(endpoint: &Endpoint, first: WsMessage, offer: bool, budget: Du
     let stop = match stop {
         Some(stop) => stop,
         None => loop {
-            let until = seq.result_at.map_or(deadline, |at| deadline.min(at + CLOSE_GRACE));
+            let until = seq
+                .result_at
+                .map_or(deadline, |at| deadline.min(at + CLOSE_GRACE));
             let next = tokio::time::timeout_at(until, socket.next()).await;
             match next {
                 Err(_) if seq.result_at.is_some() && until < deadline => break Stop::Grace,
@@ -173,14 +197,24 @@ async fn exchange(endpoint: &Endpoint, first: WsMessage, offer: bool, budget: Du
                     }
                 }
                 Ok(Some(Ok(Message::Binary(bytes)))) => match rec.seen("<binary>", bytes.len()) {
-                    Ok(index) => rec.broke(BreakRule::WsFrameNotText, Some(index), format!("binary frame of {} bytes", bytes.len())),
+                    Ok(index) => rec.broke(
+                        BreakRule::WsFrameNotText,
+                        Some(index),
+                        format!("binary frame of {} bytes", bytes.len()),
+                    ),
                     Err(FrameCap) => break Stop::Broken,
                 },
                 Ok(Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)))) => {}
                 Ok(Some(Ok(Message::Close(frame)))) => {
                     rec.close = Some(match frame {
-                        Some(frame) => Close { code: u16::from(frame.code), reason: frame.reason.as_str().to_owned() },
-                        None => Close { code: 1005, reason: String::new() },
+                        Some(frame) => Close {
+                            code: u16::from(frame.code),
+                            reason: frame.reason.as_str().to_owned(),
+                        },
+                        None => Close {
+                            code: 1005,
+                            reason: String::new(),
+                        },
                     });
                     break Stop::Closed;
                 }
@@ -202,12 +236,18 @@ async fn exchange(endpoint: &Endpoint, first: WsMessage, offer: bool, budget: Du
             if let (Some(close), Some(_)) = (&rec.close, &seq.answer)
                 && close.code != CLOSE_NORMAL
             {
-                let detail = format!("closed with {} {:?} after RunResult", close.code, close.reason);
+                let detail = format!(
+                    "closed with {} {:?} after RunResult",
+                    close.code, close.reason
+                );
                 rec.broke(BreakRule::WsCloseCode, None, detail);
             }
             if seq.answer.is_none() {
                 let detail = match &rec.close {
-                    Some(close) => format!("closed with {} {:?} before any RunResult", close.code, close.reason),
+                    Some(close) => format!(
+                        "closed with {} {:?} before any RunResult",
+                        close.code, close.reason
+                    ),
                     None => "closed before any RunResult".to_owned(),
                 };
                 rec.broke(BreakRule::WsResultMissing, None, detail);
@@ -215,19 +255,38 @@ async fn exchange(endpoint: &Endpoint, first: WsMessage, offer: bool, budget: Du
         }
         Stop::Dropped(how) => {
             if seq.answer.is_none() {
-                rec.broke(BreakRule::WsResultMissing, None, format!("{how} before any RunResult"));
+                rec.broke(
+                    BreakRule::WsResultMissing,
+                    None,
+                    format!("{how} before any RunResult"),
+                );
             }
-            rec.broke(BreakRule::WsCloseMissing, None, format!("{how} without a close frame"));
+            rec.broke(
+                BreakRule::WsCloseMissing,
+                None,
+                format!("{how} without a close frame"),
+            );
         }
         Stop::Grace => {
-            let detail = format!("no close frame within {} ms after RunResult", net::millis(CLOSE_GRACE));
+            let detail = format!(
+                "no close frame within {} ms after RunResult",
+                net::millis(CLOSE_GRACE)
+            );
             rec.broke(BreakRule::WsCloseMissing, None, detail);
         }
         Stop::Budget if seq.answer.is_some() => {
-            rec.broke(BreakRule::WsCloseMissing, None, "no close frame before the budget ran out");
+            rec.broke(
+                BreakRule::WsCloseMissing,
+                None,
+                "no close frame before the budget ran out",
+            );
         }
         Stop::Budget => {
-            let stage = if rec.frames.is_empty() { "waiting for Ack" } else { "waiting for RunResult" };
+            let stage = if rec.frames.is_empty() {
+                "waiting for Ack"
+            } else {
+                "waiting for RunResult"
+            };
             failure = Some(timeout(stage));
         }
         Stop::Broken => {}
@@ -260,25 +319,46 @@ fn handshake_failure(rec: &mut Recorder, shown: &str, error: WsError) -> Option<
         WsError::Http(response) => {
             let status = response.status().as_u16();
             rec.http_status = Some(status);
-            let body = response.body().as_deref().map(|b| String::from_utf8_lossy(super::exchange::cut_bytes(b, 200)).into_owned());
-            rec.broke(BreakRule::WsHandshakeRefused, None, format!("status {status}: {}", body.unwrap_or_default()));
+            let body = response
+                .body()
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(super::exchange::cut_bytes(b, 200)).into_owned());
+            rec.broke(
+                BreakRule::WsHandshakeRefused,
+                None,
+                format!("status {status}: {}", body.unwrap_or_default()),
+            );
             None
         }
         WsError::Protocol(ProtocolError::SecWebSocketSubProtocolError(sub)) => {
             let rule = match sub {
-                SubProtocolError::ServerSentSubProtocolNoneRequested => BreakRule::WsSubprotocolUnexpected,
-                SubProtocolError::NoSubProtocol | SubProtocolError::InvalidSubProtocol => BreakRule::WsSubprotocolNotSelected,
+                SubProtocolError::ServerSentSubProtocolNoneRequested => {
+                    BreakRule::WsSubprotocolUnexpected
+                }
+                SubProtocolError::NoSubProtocol | SubProtocolError::InvalidSubProtocol => {
+                    BreakRule::WsSubprotocolNotSelected
+                }
             };
             rec.http_status = Some(101);
             rec.broke(rule, None, sub.to_string());
             None
         }
-        WsError::Io(e) => Some(AdapterError::Unreachable { url: shown.to_owned(), detail: net::chain(&e) }),
-        WsError::Tls(e) => Some(AdapterError::Tls { url: shown.to_owned(), detail: net::chain(&e) }),
-        WsError::Url(e) => Some(AdapterError::InvalidUrl { url: shown.to_owned(), reason: e.to_string() }),
-        WsError::ConnectionClosed | WsError::AlreadyClosed => {
-            Some(AdapterError::Unreachable { url: shown.to_owned(), detail: "connection closed during the handshake".to_owned() })
-        }
+        WsError::Io(e) => Some(AdapterError::Unreachable {
+            url: shown.to_owned(),
+            detail: net::chain(&e),
+        }),
+        WsError::Tls(e) => Some(AdapterError::Tls {
+            url: shown.to_owned(),
+            detail: net::chain(&e),
+        }),
+        WsError::Url(e) => Some(AdapterError::InvalidUrl {
+            url: shown.to_owned(),
+            reason: e.to_string(),
+        }),
+        WsError::ConnectionClosed | WsError::AlreadyClosed => Some(AdapterError::Unreachable {
+            url: shown.to_owned(),
+            detail: "connection closed during the handshake".to_owned(),
+        }),
         e @ (WsError::Protocol(_)
         | WsError::Capacity(_)
         | WsError::WriteBufferFull(_)
@@ -299,9 +379,13 @@ fn read_error(rec: &mut Recorder, error: WsError) -> Stop {
             rec.broke(BreakRule::MessageTooLarge, Some(at), e.to_string());
             Stop::Broken
         }
-        WsError::ConnectionClosed | WsError::AlreadyClosed => Stop::Dropped("connection closed".to_owned()),
+        WsError::ConnectionClosed | WsError::AlreadyClosed => {
+            Stop::Dropped("connection closed".to_owned())
+        }
         WsError::Io(e) => Stop::Dropped(format!("connection lost ({e})")),
-        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Stop::Dropped("connection reset".to_owned()),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            Stop::Dropped("connection reset".to_owned())
+        }
         WsError::Tls(e) => Stop::Dropped(format!("tls failure ({e})")),
         e @ (WsError::Protocol(_)
         | WsError::Utf8(_)
@@ -335,24 +419,44 @@ fn on_text(rec: &mut Recorder, seq: &mut Sequence, text: &[u8]) -> Result<(), Fr
     }
     let kind_name = kind_name.unwrap_or_default();
     let Some(kind) = server_kind(kind_name) else {
-        rec.broke(BreakRule::WsFrameUnknownKind, Some(index), format!("kind {:?}", super::exchange::cut(kind_name, 64)));
+        rec.broke(
+            BreakRule::WsFrameUnknownKind,
+            Some(index),
+            format!("kind {:?}", super::exchange::cut(kind_name, 64)),
+        );
         return Ok(());
     };
     if index == 0 && kind != FrameKind::Ack {
-        rec.broke(BreakRule::WsAckMissing, Some(index), format!("the first frame is {}", kind.as_str()));
+        rec.broke(
+            BreakRule::WsAckMissing,
+            Some(index),
+            format!("the first frame is {}", kind.as_str()),
+        );
     }
     if seq.answer.is_some() {
         if kind == FrameKind::RunResult {
-            rec.broke(BreakRule::WsResultDuplicate, Some(index), "a second RunResult");
+            rec.broke(
+                BreakRule::WsResultDuplicate,
+                Some(index),
+                "a second RunResult",
+            );
         } else {
-            rec.broke(BreakRule::WsFrameAfterResult, Some(index), format!("{} after RunResult", kind.as_str()));
+            rec.broke(
+                BreakRule::WsFrameAfterResult,
+                Some(index),
+                format!("{} after RunResult", kind.as_str()),
+            );
         }
         return Ok(());
     }
     match kind {
         FrameKind::Ack if index == 0 => seq.acked = true,
         FrameKind::Ack => {
-            let detail = if seq.acked { "a second Ack" } else { "Ack after other frames" };
+            let detail = if seq.acked {
+                "a second Ack"
+            } else {
+                "Ack after other frames"
+            };
             rec.broke(BreakRule::WsAckMisplaced, Some(index), detail);
         }
         FrameKind::RunResult => {
@@ -361,7 +465,11 @@ fn on_text(rec: &mut Recorder, seq: &mut Sequence, text: &[u8]) -> Result<(), Fr
             seq.answer = Some(Answer { raw, canonical });
             seq.result_at = Some(Instant::now());
         }
-        FrameKind::Token | FrameKind::Frame | FrameKind::Log | FrameKind::Event | FrameKind::RunOpen => {}
+        FrameKind::Token
+        | FrameKind::Frame
+        | FrameKind::Log
+        | FrameKind::Event
+        | FrameKind::RunOpen => {}
     }
     Ok(())
 }
@@ -382,11 +490,18 @@ fn frame_shape(value: &Json) -> (Option<&str>, Result<(), String>) {
         .filter(|k| *k != "kind" && *k != "content")
         .collect();
     let shape = if kind.is_none() {
-        Err(if has("kind") { "kind is not a string".to_owned() } else { "no kind".to_owned() })
+        Err(if has("kind") {
+            "kind is not a string".to_owned()
+        } else {
+            "no kind".to_owned()
+        })
     } else if !has("content") {
         Err("no content".to_owned())
     } else if let Some(first) = extra.first() {
-        Err(format!("unknown member {:?}", super::exchange::cut(first, 64)))
+        Err(format!(
+            "unknown member {:?}",
+            super::exchange::cut(first, 64)
+        ))
     } else {
         Ok(())
     };
@@ -395,9 +510,16 @@ fn frame_shape(value: &Json) -> (Option<&str>, Result<(), String>) {
 
 /// The server-side kinds; `RunOpen` is the client's only.
 fn server_kind(name: &str) -> Option<FrameKind> {
-    [FrameKind::Ack, FrameKind::Token, FrameKind::Frame, FrameKind::Log, FrameKind::Event, FrameKind::RunResult]
-        .into_iter()
-        .find(|k| k.as_str() == name)
+    [
+        FrameKind::Ack,
+        FrameKind::Token,
+        FrameKind::Frame,
+        FrameKind::Log,
+        FrameKind::Event,
+        FrameKind::RunResult,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == name)
 }
 
 /// The byte span of the top-level `content` member's value in `text`, which
@@ -482,7 +604,10 @@ fn skip_value(text: &[u8], i: usize) -> Option<usize> {
         }
         _ => {
             let mut j = i;
-            while !matches!(text.get(j), None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
+            while !matches!(
+                text.get(j),
+                None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            ) {
                 j += 1;
             }
             Some(j)
@@ -500,8 +625,14 @@ mod tests {
 
     #[test]
     fn content_span_finds_the_raw_value_in_any_member_order() {
-        assert_eq!(span(r#"{"kind":"RunResult","content":{"a":[1,"}"]}}"#), Some(r#"{"a":[1,"}"]}"#));
-        assert_eq!(span(r#"{ "content" : [ {"x":"\"]"} ] , "kind":"RunResult"}"#), Some(r#"[ {"x":"\"]"} ]"#));
+        assert_eq!(
+            span(r#"{"kind":"RunResult","content":{"a":[1,"}"]}}"#),
+            Some(r#"{"a":[1,"}"]}"#)
+        );
+        assert_eq!(
+            span(r#"{ "content" : [ {"x":"\"]"} ] , "kind":"RunResult"}"#),
+            Some(r#"[ {"x":"\"]"} ]"#)
+        );
         assert_eq!(span(r#"{"kind":"Log","content":12.5e3}"#), Some("12.5e3"));
         assert_eq!(span(r#"{"kind":"Log","\u0063ontent":null}"#), Some("null"));
         assert_eq!(span(r#"{"kind":"Log"}"#), None);
@@ -516,8 +647,14 @@ mod tests {
         };
         assert_eq!(check(r#"{"kind":"Ack","content":{}}"#), Ok(()));
         assert_eq!(check(r#"{"kind":"Ack"}"#), Err("no content".to_owned()));
-        assert_eq!(check(r#"{"kind":1,"content":{}}"#), Err("kind is not a string".to_owned()));
-        assert_eq!(check(r#"{"kind":"Ack","content":{},"x":1}"#), Err("unknown member \"x\"".to_owned()));
+        assert_eq!(
+            check(r#"{"kind":1,"content":{}}"#),
+            Err("kind is not a string".to_owned())
+        );
+        assert_eq!(
+            check(r#"{"kind":"Ack","content":{},"x":1}"#),
+            Err("unknown member \"x\"".to_owned())
+        );
         assert_eq!(check("[1]"), Err("not an object".to_owned()));
     }
 

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod processor;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -85,7 +87,10 @@ impl Cli {
             }
             if started.elapsed() > self.timeout {
                 let _ = child.kill();
-                panic!("theory-conform {:?} did not finish within {:?}", self.args, self.timeout);
+                panic!(
+                    "theory-conform {:?} did not finish within {:?}",
+                    self.args, self.timeout
+                );
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -108,7 +113,10 @@ impl Run {
     pub fn stderr_events(&self) -> Vec<serde_json::Value> {
         self.stderr
             .lines()
-            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("stderr line is not JSON ({e}): {line}")))
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("stderr line is not JSON ({e}): {line}"))
+            })
             .collect()
     }
 

@@ -80,11 +80,29 @@ pub struct Meta {
     /// Declared runtime, `key:value` pairs sorted by key.
     pub env_fingerprint: EnvFingerprint,
     /// The digest of the image the processor runs, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub image_digest: Option<Digest>,
     /// The last bytes of stderr (at most [`STDERR_TAIL_MAX`]); ignored by every comparison.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub stderr_tail: Option<String>,
+}
+
+/// An optional field that, when present, must hold a value: `null` is not
+/// absence (fail closed, as `check_envelope` and the schema say).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// The most bytes `meta.stderr_tail` may hold.

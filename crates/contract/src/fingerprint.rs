@@ -82,7 +82,9 @@ impl EnvFingerprint {
             })
             .collect::<Result<Vec<_>, _>>()?;
         for window in pairs.windows(2) {
-            let [(previous, _), (key, _)] = window else { continue };
+            let [(previous, _), (key, _)] = window else {
+                continue;
+            };
             if key == previous {
                 return Err(FingerprintError::DuplicateKey((*key).to_owned()));
             }

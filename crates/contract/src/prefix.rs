@@ -39,6 +39,10 @@ pub enum PrefixError {
     /// The execution id substituted into it is empty.
     #[error("execution id is empty")]
     EmptyExecutionId,
+    /// The execution id is not one path segment (`/`, `.` or `..`), so two
+    /// runs could share a prefix.
+    #[error("execution id {0:?} is not a single path segment")]
+    ExecutionIdSegment(String),
 }
 
 impl WritePrefix {
@@ -47,6 +51,9 @@ impl WritePrefix {
     pub fn expand(template: &str, execution_id: &str) -> Result<Self, PrefixError> {
         if execution_id.is_empty() {
             return Err(PrefixError::EmptyExecutionId);
+        }
+        if execution_id.contains('/') || execution_id == "." || execution_id == ".." {
+            return Err(PrefixError::ExecutionIdSegment(execution_id.to_owned()));
         }
         let stripped = template.replace(PLACEHOLDER, "");
         if stripped.contains(['{', '}']) {
@@ -57,9 +64,14 @@ impl WritePrefix {
     }
 
     /// Accepts an already expanded prefix (as a processor receives it), with
-    /// the same checks as [`WritePrefix::expand`] and the same normalisation.
+    /// the same checks as [`WritePrefix::expand`] and the same normalisation
+    /// (a missing trailing `/` is added). A brace means an unexpanded
+    /// template and is refused.
     pub fn parse(prefix: &str) -> Result<Self, PrefixError> {
         check_template(prefix)?;
+        if prefix.contains(['{', '}']) {
+            return Err(PrefixError::UnknownPlaceholder(prefix.to_owned()));
+        }
         let segments: Vec<&str> = prefix
             .split('/')
             .filter(|s| !s.is_empty() && *s != ".")
@@ -115,12 +127,13 @@ impl std::fmt::Display for WritePrefix {
 }
 
 /// Whether an absolute path is in normal form: starts with `/`, no empty,
-/// `.` or `..` segment, no trailing `/`.
+/// `.` or `..` segment, no trailing `/`, no control character.
 pub fn is_normal_path(path: &str) -> bool {
-    path.strip_prefix('/').is_some_and(|rest| {
-        !rest.is_empty()
-            && rest
-                .split('/')
-                .all(|s| !s.is_empty() && s != "." && s != "..")
-    })
+    !path.chars().any(char::is_control)
+        && path.strip_prefix('/').is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .split('/')
+                    .all(|s| !s.is_empty() && s != "." && s != "..")
+        })
 }

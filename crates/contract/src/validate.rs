@@ -355,11 +355,11 @@ fn check_error(members: &[(String, Json)], out: &mut Vec<Violation>) {
 const STACK_TRACE_MARKERS: &[&str] = &[
     "Traceback (most recent call last)",
     "stack backtrace:",
-    "panicked at",
+    "' panicked at ",
     "\n    at ",
-    "\tat ",
-    "Exception in thread",
-    "goroutine ",
+    "\n\tat ",
+    "Exception in thread \"",
+    "goroutine 1 [",
 ];
 
 fn check_meta(meta: Option<&Json>, out: &mut Vec<Violation>) {
@@ -541,15 +541,22 @@ fn find_timestamp(s: &str) -> Option<&str> {
     })
 }
 
-/// `pid` as a word, then optionally one of ` =:`, then digits.
+/// `pid` as a word, then optionally spaces, one of `=:#` and spaces, then digits.
 fn find_pid(s: &str) -> Option<&str> {
     let lower = s.to_ascii_lowercase();
     let bytes = lower.as_bytes();
     lower.match_indices("pid").find_map(|(start, _)| {
         let word_start = start == 0 || !bytes[start - 1].is_ascii_alphanumeric();
         let mut end = start + 3;
-        if matches!(bytes.get(end), Some(b' ' | b'=' | b':')) {
-            end += 1;
+        let skip_spaces = |mut at: usize| {
+            while bytes.get(at) == Some(&b' ') {
+                at += 1;
+            }
+            at
+        };
+        end = skip_spaces(end);
+        if matches!(bytes.get(end), Some(b'=' | b':' | b'#')) {
+            end = skip_spaces(end + 1);
         }
         let digits = bytes[end..]
             .iter()
@@ -603,8 +610,10 @@ fn kind(value: &Json) -> &'static str {
 fn describe(value: &Json) -> String {
     match value {
         Json::String(s) => format!("{s:?}"),
-        other @ (Json::Null | Json::Bool(_) | Json::Number(_) | Json::Array(_) | Json::Object(_)) => {
-            kind(other).to_owned()
-        }
+        other @ (Json::Null
+        | Json::Bool(_)
+        | Json::Number(_)
+        | Json::Array(_)
+        | Json::Object(_)) => kind(other).to_owned(),
     }
 }

@@ -37,7 +37,7 @@ pub struct Payload {
     pub inputs: Value,
     /// The expanded write prefix: absolute, ending in `/`.
     pub write_prefix: String,
-    /// Run mode, `mock` by default.
+    /// Run mode (the orchestrator sends `mock` unless told otherwise).
     pub mode: String,
 }
 
@@ -85,6 +85,17 @@ pub enum FrameKind {
 }
 
 impl FrameKind {
+    /// Every kind, in the order of CONTRACT.md §6.
+    pub const ALL: [Self; 7] = [
+        Self::RunOpen,
+        Self::Ack,
+        Self::Token,
+        Self::Frame,
+        Self::Log,
+        Self::Event,
+        Self::RunResult,
+    ];
+
     /// The wire spelling.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -230,7 +241,13 @@ impl Frame {
     }
 
     /// Decodes a text frame: the checks whose failure closes with 1002.
+    /// The text must be strict JSON ([`crate::canon::parse`]: no duplicate
+    /// member names, no lone surrogates).
     pub fn from_text(text: &str) -> Result<Self, ShapeError> {
+        crate::canon::parse(text.as_bytes()).map_err(|e| ShapeError {
+            pointer: String::new(),
+            message: format!("not strict JSON: {e}"),
+        })?;
         let value: Value = serde_json::from_str(text).map_err(|e| ShapeError {
             pointer: String::new(),
             message: format!("not JSON: {e}"),

@@ -193,10 +193,7 @@ fn every_number_in_the_node_table_formats_as_ecmascript_does() {
         checked += 1;
     }
     assert!(checked >= 45_000, "numbers.tsv has only {checked} lines");
-    assert!(
-        big_integers > 0,
-        "the table covers the (2^53, 1e21) window"
-    );
+    assert!(big_integers > 0, "the table covers the (2^53, 1e21) window");
 }
 
 // ---------------------------------------------------------------------------
@@ -281,12 +278,23 @@ fn numbers_parse_strictly_and_format_as_ecmascript() {
 fn canonical_integers_beyond_2_pow_53_parse_back() {
     let canonical = canonicalize(b"1e20").expect("1e20 is an exact double");
     assert_eq!(canonical, b"100000000000000000000");
-    assert_eq!(canonicalize(&canonical).expect("its own spelling"), canonical);
-    for spelling in ["295147905179352830000", "-999999999999999700000", "10000000000000000"] {
+    assert_eq!(
+        canonicalize(&canonical).expect("its own spelling"),
+        canonical
+    );
+    for spelling in [
+        "295147905179352830000",
+        "-999999999999999700000",
+        "10000000000000000",
+    ] {
         let once = canonicalize(spelling.as_bytes()).expect(spelling);
         assert_eq!(once, spelling.as_bytes(), "{spelling}");
     }
-    for inexact in ["9007199254740993", "295147905179352825856", "100000000000000000001"] {
+    for inexact in [
+        "9007199254740993",
+        "295147905179352825856",
+        "100000000000000000001",
+    ] {
         let error = canonicalize(inexact.as_bytes()).expect_err(inexact);
         assert_eq!(error.kind, ParseErrorKind::IntegerBeyond2Pow53, "{inexact}");
     }

@@ -430,6 +430,9 @@ fn request_reason(error: &RequestError) -> &'static str {
             "write_prefix.unknown_placeholder"
         }
         RequestError::Prefix(PrefixError::EmptyExecutionId) => "write_prefix.empty_execution_id",
+        RequestError::Prefix(PrefixError::ExecutionIdSegment(_)) => {
+            "write_prefix.execution_id_segment"
+        }
     }
 }
 
@@ -532,25 +535,16 @@ fn valid_requests_make_valid_run_open_frames() {
     }
 }
 
-/// QUESTIONABLE (wire.rs, `Frame::from_text`): frames are read with
-/// `serde_json`, which keeps the last of duplicate member names, while
-/// `canon::parse` (I-JSON) refuses duplicates. A `RunResult` that names
-/// `content` twice, or an envelope with two `status` members, is accepted
-/// over WebSocket although the same envelope bytes fail `canon::parse`.
+/// Regression: frames are strict JSON like every other document: a
+/// duplicate member name (two `content`s, two `status`es) closes with 1002.
 #[test]
-fn questionable_frame_from_text_accepts_duplicate_members() {
+fn frame_from_text_refuses_duplicate_members() {
     let envelope = r#"{"status":"error","status":"success","execution_id":"exec-1","outputs":[],
         "index_path":"/tmp/exec-1/outputs.json","meta":{"env_fingerprint":"runtime:docker"}}"#;
-    assert!(
-        canon::parse(envelope.as_bytes()).is_err(),
-        "canon refuses duplicates"
-    );
+    assert!(canon::parse(envelope.as_bytes()).is_err());
     let text =
         format!(r#"{{"kind":"RunResult","content":{{"status":"bogus"}},"content":{envelope}}}"#);
-    assert!(
-        frame(&text, false).is_ok(),
-        "the frame path keeps the last duplicate"
-    );
+    assert!(frame(&text, false).is_err());
 }
 
 // ---------------------------------------------------------------- generate-and-diff guards
