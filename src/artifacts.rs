@@ -22,15 +22,10 @@ pub fn check(doc: &Json, prefix: &WritePrefix) -> Vec<Violation> {
     let Ok(real_prefix) = std::fs::canonicalize(prefix.as_str()) else {
         return Vec::new();
     };
-    let Json::Object(members) = doc else {
-        return Vec::new();
-    };
     let mut out = Vec::new();
-    if let Some(Json::Array(items)) = get(members, "outputs") {
+    if let Some(Json::Array(items)) = doc.get("outputs") {
         for (i, item) in items.iter().enumerate() {
-            if let Json::Object(fields) = item
-                && let Some(Json::String(path)) = get(fields, "path")
-            {
+            if let Some(Json::String(path)) = item.get("path") {
                 let at = format!("/outputs/{i}/path");
                 check_file(
                     path,
@@ -42,7 +37,7 @@ pub fn check(doc: &Json, prefix: &WritePrefix) -> Vec<Violation> {
             }
         }
     }
-    if let Some(Json::String(path)) = get(members, "index_path")
+    if let Some(Json::String(path)) = doc.get("index_path")
         && check_file(
             path,
             &real_prefix,
@@ -51,7 +46,7 @@ pub fn check(doc: &Json, prefix: &WritePrefix) -> Vec<Violation> {
             &mut out,
         )
     {
-        check_index(path, get(members, "outputs"), &mut out);
+        check_index(path, doc.get("outputs"), &mut out);
     }
     Violation::sort(&mut out);
     out
@@ -175,8 +170,4 @@ fn lossy(bytes: &[u8]) -> String {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.into_owned(),
     }
-}
-
-fn get<'a>(members: &'a [(String, Json)], key: &str) -> Option<&'a Json> {
-    members.iter().find(|(k, _)| k == key).map(|(_, v)| v)
 }

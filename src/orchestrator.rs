@@ -145,23 +145,60 @@ pub struct Outcome {
     pub attempts: u32,
 }
 
-/// Runs `plan` and returns exactly one envelope.
+/// Runs `plan` and returns exactly one envelope: resolves its target,
+/// checks health, then [`run_on`] the endpoint.
 pub async fn run(plan: &Plan) -> Outcome {
-    let span =
-        tracing::info_span!("run", r#ref = %plan.processor, execution_id = %plan.execution_id);
+    let span = tracing::info_span!("run", r#ref = %plan.processor, execution_id = %plan.execution_id);
     let _entered = span.enter();
     plan.log();
     let started = Instant::now();
-    let (envelope, attempts) = attempt(plan).await;
+    let (envelope, attempts) = match connect(plan).await {
+        Ok(endpoint) => attempt(plan, &endpoint).await,
+        Err(envelope) => (envelope, 0),
+    };
+    settle(plan, envelope, attempts, started)
+}
+
+/// Runs `plan` on an endpoint that is already resolved and healthy (the
+/// conformance runner shares one container among the trials of a
+/// processor and target). The plan's target must be the one the endpoint
+/// was resolved from: it decides the digest checks.
+pub async fn run_on(plan: &Plan, endpoint: &Endpoint) -> Outcome {
+    let span = tracing::info_span!("run", r#ref = %plan.processor, execution_id = %plan.execution_id);
+    let _entered = span.enter();
+    plan.log();
+    let started = Instant::now();
+    let (envelope, attempts) = attempt(plan, endpoint).await;
+    settle(plan, envelope, attempts, started)
+}
+
+/// Checks the secrets, resolves the target and waits for health; an error
+/// envelope when any of it fails.
+pub async fn connect(plan: &Plan) -> Result<Endpoint, Envelope> {
+    if let Some((name, _)) = plan.secrets.iter().find(|(_, present)| !present) {
+        tracing::warn!(event = "error.secret", secret = %name);
+        return Err(own_error(
+            plan,
+            ErrorCode::MissingSecret,
+            format!("secret {name} is declared for {} but not set in the environment", plan.processor),
+            None,
+        ));
+    }
+    let endpoint = adapter::resolve(&plan.target, RESOLVE_BUDGET)
+        .await
+        .map_err(|e| own_error(plan, e.code(), e.to_string(), None))?;
+    if let Err(e) = adapter::health(&endpoint, &plan.health).await {
+        let tail = endpoint.stderr_tail().await;
+        return Err(own_error(plan, e.code(), e.to_string(), tail));
+    }
+    Ok(endpoint)
+}
+
+fn settle(plan: &Plan, envelope: Envelope, attempts: u32, started: Instant) -> Outcome {
     let canonical = envelope.to_canonical();
     persist(&plan.prefix, &canonical);
     match &envelope {
-        Envelope::Success(_) => tracing::info!(
-            event = "orchestrator.settle",
-            status = "success",
-            attempts,
-            elapsed_ms = duration_ms(started.elapsed())
-        ),
+        Envelope::Success(_) => tracing::info!(event = "orchestrator.settle", status = "success", attempts, elapsed_ms = duration_ms(started.elapsed())),
         Envelope::Error(e) => tracing::warn!(
             event = "orchestrator.settle",
             status = "error",
@@ -171,61 +208,26 @@ pub async fn run(plan: &Plan) -> Outcome {
             elapsed_ms = duration_ms(started.elapsed()),
         ),
     }
-    Outcome {
-        envelope,
-        canonical,
-        attempts,
-    }
+    Outcome { envelope, canonical, attempts }
 }
 
-async fn attempt(plan: &Plan) -> (Envelope, u32) {
-    let fail = |code: ErrorCode, message: String| (own_error(plan, code, message, None), 0);
-    if let Some((name, _)) = plan.secrets.iter().find(|(_, present)| !present) {
-        tracing::warn!(event = "error.secret", secret = %name);
-        return fail(
-            ErrorCode::MissingSecret,
-            format!(
-                "secret {name} is declared for {} but not set in the environment",
-                plan.processor
-            ),
-        );
-    }
-    let endpoint = match adapter::resolve(&plan.target, RESOLVE_BUDGET).await {
-        Ok(endpoint) => endpoint,
-        Err(e) => return fail(e.code(), e.to_string()),
-    };
-    if let Err(e) = adapter::health(&endpoint, &plan.health).await {
-        let tail = endpoint.stderr_tail().await;
-        return (own_error(plan, e.code(), e.to_string(), tail), 0);
-    }
+async fn attempt(plan: &Plan, endpoint: &Endpoint) -> (Envelope, u32) {
     let deadline = Instant::now() + plan.run_timeout;
     let mut attempts = 0;
     let exchange = loop {
         attempts += 1;
         let budget = deadline.saturating_duration_since(Instant::now());
-        let exchange = adapter::call(
-            &endpoint,
-            plan.transport,
-            &plan.request,
-            budget,
-            &plan.limits,
-        )
-        .await;
+        let exchange = adapter::call(endpoint, plan.transport, &plan.request, budget, &plan.limits).await;
         match &exchange.outcome {
-            Err(e)
-                if attempts < MAX_ATTEMPTS
-                    && retry_safe(e, &exchange)
-                    && Instant::now() < deadline =>
-            {
+            Err(e) if attempts < MAX_ATTEMPTS && retry_safe(e, &exchange) && Instant::now() < deadline => {
                 let pause = RETRY_BACKOFF * 2u32.pow(attempts - 1);
                 tracing::warn!(event = "orchestrator.retry", attempt = attempts, code = e.code().as_str(), message = %e, pause_ms = duration_ms(pause));
-                tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now())))
-                    .await;
+                tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
             }
             Ok(_) | Err(_) => break exchange,
         }
     };
-    (judge(plan, &endpoint, exchange).await, attempts)
+    (judge(plan, endpoint, exchange).await, attempts)
 }
 
 /// Whether a failed call may be sent again: only when the processor gave no

@@ -160,69 +160,16 @@ pub fn plan(req: &Request, env: &Environment) -> Result<Plan, String> {
             .and_then(|r| r.digest().cloned()),
     };
     let run_id = format!("theory-conform-{}", std::process::id());
-    let target = match kind {
-        TargetKind::Local => {
-            let entry = entry.ok_or("local target needs a registry entry")?;
-            let image = entry
-                .image
-                .as_ref()
-                .ok_or_else(|| format!("{processor} has no `image` for the local target"))?;
-            Target::Local(LocalSpec {
-                image: image.to_string(),
-                port: entry.port,
-                env: entry.env.clone(),
-                platform: None,
-                mount: Some(prefix.clone()),
-                image_digest: image.digest().cloned(),
-                run_id,
-            })
-        }
-        TargetKind::Modal => {
-            let entry = entry.ok_or("modal target needs a registry entry")?;
-            let modal = entry.modal.as_ref().ok_or_else(|| {
-                format!("{processor} has no `modal` section for the modal target")
-            })?;
-            let proxy_auth = match (
-                env.get("THEORY_MODAL_PROXY_KEY"),
-                env.get("THEORY_MODAL_PROXY_SECRET"),
-            ) {
-                (Some(key), Some(secret)) => {
-                    crate::redact::register(secret);
-                    Some((key.to_owned(), secret.to_owned()))
-                }
-                _ => None,
-            };
-            Target::Modal(ModalSpec {
-                app: modal.app.clone(),
-                function: modal.function.clone(),
-                environment: modal
-                    .environment
-                    .clone()
-                    .or_else(|| env.get("MODAL_ENVIRONMENT").map(str::to_owned)),
-                python: PathBuf::from(env.get("THEORY_PYTHON").unwrap_or("python3")),
-                proxy_auth,
-                ca_file: req.ca_file.clone().or_else(|| entry.ca_file.clone()),
-            })
-        }
-        TargetKind::Url => {
-            let url = match (&req.url, entry.and_then(|e| e.url.as_ref())) {
-                (Some(url), _) => Url::parse(url).map_err(|e| format!("--url: {url:?}: {e}"))?,
-                (None, Some(url)) => url.clone(),
-                (None, None) => {
-                    return Err(format!(
-                        "the url target needs --url, or a `url` for {processor} in the registry"
-                    ));
-                }
-            };
-            Target::Url(UrlSpec {
-                url,
-                ca_file: req
-                    .ca_file
-                    .clone()
-                    .or_else(|| entry.and_then(|e| e.ca_file.clone())),
-            })
-        }
-    };
+    let target = build_target(&TargetInputs {
+        kind,
+        processor: &processor,
+        entry,
+        url: req.url.as_deref(),
+        ca_file: req.ca_file.clone(),
+        mount: prefix.clone(),
+        run_id,
+        env,
+    })?;
     let secrets = entry
         .map(|e| {
             e.secrets
@@ -258,6 +205,96 @@ pub fn plan(req: &Request, env: &Environment) -> Result<Plan, String> {
         host_values: host_name().into_iter().collect(),
         limits: Limits::default(),
     })
+}
+
+/// What [`build_target`] needs.
+#[derive(Clone, Debug)]
+pub struct TargetInputs<'a> {
+    /// Which kind.
+    pub kind: TargetKind,
+    /// The processor (for messages).
+    pub processor: &'a ProcessorRef,
+    /// Its registry entry, if it has one.
+    pub entry: Option<&'a Entry>,
+    /// An explicit URL (`--url`), overriding the entry's.
+    pub url: Option<&'a str>,
+    /// An explicit CA file, overriding the entry's.
+    pub ca_file: Option<PathBuf>,
+    /// The folder bind-mounted into a local container at the same path:
+    /// the write prefix, or a folder above every prefix that shares it.
+    pub mount: WritePrefix,
+    /// Labels the containers of this process.
+    pub run_id: String,
+    /// The environment, read once.
+    pub env: &'a Environment,
+}
+
+/// The adapter target for a kind and a registry entry; `Err` names what
+/// the entry lacks.
+pub fn build_target(inputs: &TargetInputs<'_>) -> Result<Target, String> {
+    let TargetInputs { kind, processor, entry, url, ca_file, mount, run_id, env } = inputs;
+    let processor = *processor;
+    let target = match *kind {
+        TargetKind::Local => {
+            let entry = entry.ok_or("local target needs a registry entry")?;
+            let image = entry
+                .image
+                .as_ref()
+                .ok_or_else(|| format!("{processor} has no `image` for the local target"))?;
+            Target::Local(LocalSpec {
+                image: image.to_string(),
+                port: entry.port,
+                env: entry.env.clone(),
+                platform: None,
+                mount: Some(mount.clone()),
+                image_digest: image.digest().cloned(),
+                run_id: run_id.clone(),
+            })
+        }
+        TargetKind::Modal => {
+            let entry = entry.ok_or("modal target needs a registry entry")?;
+            let modal = entry.modal.as_ref().ok_or_else(|| {
+                format!("{processor} has no `modal` section for the modal target")
+            })?;
+            let proxy_auth = match (
+                env.get("THEORY_MODAL_PROXY_KEY"),
+                env.get("THEORY_MODAL_PROXY_SECRET"),
+            ) {
+                (Some(key), Some(secret)) => {
+                    crate::redact::register(secret);
+                    Some((key.to_owned(), secret.to_owned()))
+                }
+                _ => None,
+            };
+            Target::Modal(ModalSpec {
+                app: modal.app.clone(),
+                function: modal.function.clone(),
+                environment: modal
+                    .environment
+                    .clone()
+                    .or_else(|| env.get("MODAL_ENVIRONMENT").map(str::to_owned)),
+                python: PathBuf::from(env.get("THEORY_PYTHON").unwrap_or("python3")),
+                proxy_auth,
+                ca_file: ca_file.clone().or_else(|| entry.ca_file.clone()),
+            })
+        }
+        TargetKind::Url => {
+            let url = match (url, entry.and_then(|e| e.url.as_ref())) {
+                (Some(url), _) => Url::parse(url).map_err(|e| format!("--url: {url:?}: {e}"))?,
+                (None, Some(url)) => url.clone(),
+                (None, None) => {
+                    return Err(format!(
+                        "the url target needs --url, or a `url` for {processor} in the registry"
+                    ));
+                }
+            };
+            Target::Url(UrlSpec {
+                url,
+                ca_file: ca_file.clone().or_else(|| entry.and_then(|e| e.ca_file.clone())),
+            })
+        }
+    };
+    Ok(target)
 }
 
 fn read_inputs(inputs: &Inputs) -> Result<serde_json::Value, String> {

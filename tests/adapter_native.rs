@@ -280,7 +280,9 @@ async fn raw_http_exchanges_keep_non_2xx_envelopes_as_answers() {
     ))
     .unwrap();
 
-    let cases: [(&str, Option<&str>, Vec<u8>, bool, u16, &str); 6] = [
+    // (path, content type, body, chunked, expected status, expected in the envelope)
+    type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, bool, u16, &'a str);
+    let cases: [Case<'_>; 6] = [
         (
             "run",
             Some("application/json; charset=utf-8"),

@@ -59,9 +59,9 @@ pub struct HealthReport {
 /// What one probe saw.
 enum Probe {
     Healthy,
-    /// An HTTP answer that is not 200 `{"ok":true}`.
+    /// A connection, but no 200 `{"ok":true}` on it.
     Answered(String),
-    /// No HTTP answer at all (refused, reset, TLS, timeout).
+    /// No connection at all (refused, unreachable, TLS).
     Silent(String),
 }
 
@@ -153,7 +153,11 @@ async fn probe(endpoint: &Endpoint, url: &url::Url, deadline: Instant) -> Probe 
         request = request.header(name, value);
     }
     let mut response = match tokio::time::timeout_at(deadline, request.send()).await {
-        Err(_) => return Probe::Silent("probe timed out".to_owned()),
+        Err(_) => return Probe::Answered("probe timed out".to_owned()),
+        // Connected but no answer: the endpoint exists, it is not healthy.
+        Ok(Err(e)) if !e.is_connect() && !net::is_tls(&e) => {
+            return Probe::Answered(net::chain(&e));
+        }
         Ok(Err(e)) => return Probe::Silent(net::chain(&e)),
         Ok(Ok(response)) => response,
     };
@@ -165,7 +169,10 @@ async fn probe(endpoint: &Endpoint, url: &url::Url, deadline: Instant) -> Probe 
                 return Probe::Answered(format!("status {status}, body not finished in time"));
             }
             Ok(Err(e)) => {
-                return Probe::Answered(format!("status {status}, body broken: {}", net::chain(&e)));
+                return Probe::Answered(format!(
+                    "status {status}, body broken: {}",
+                    net::chain(&e)
+                ));
             }
             Ok(Ok(None)) => break,
             Ok(Ok(Some(chunk))) => {

@@ -19,6 +19,9 @@ use super::sse::{Event, Parser};
 use super::ws::CLOSE_GRACE;
 use super::{AdapterError, Answer, BreakRule, Endpoint, Exchange, Limits, Transport, net};
 
+/// How much later than the deadline reqwest's own timeout fires.
+const BACKSTOP: Duration = Duration::from_secs(1);
+
 /// The normal call over HTTP or SSE: the canonical request as `application/json`.
 pub(crate) async fn call(
     endpoint: &Endpoint,
@@ -107,7 +110,8 @@ async fn post(
     };
     let shown = net::loggable(&url);
     tracing::info!(event = "http.run.start", transport = transport.as_str(), url = %shown, chunked);
-    let mut request = endpoint.http.post(url).timeout(budget);
+    // Our own deadline fires first; reqwest's is the backstop.
+    let mut request = endpoint.http.post(url).timeout(budget + BACKSTOP);
     if let Some(content_type) = content_type {
         request = request.header(CONTENT_TYPE, content_type);
     }
@@ -180,6 +184,9 @@ async fn post(
     loop {
         match tokio::time::timeout_at(deadline, response.chunk()).await {
             Err(_) => return settle(rec, None, Some(timeout("reading the body"))),
+            Ok(Err(e)) if e.is_timeout() => {
+                return settle(rec, None, Some(timeout("reading the body")));
+            }
             Ok(Err(e)) => {
                 rec.broke(
                     BreakRule::HttpResponseBroken,
@@ -262,6 +269,9 @@ async fn read_events(
             // After `done`, a stream left open is simply not read further.
             Err(_) if done_at.is_some() => break Ok(()),
             Err(_) => break Err(timeout("waiting for the done event")),
+            Ok(Err(e)) if e.is_timeout() && done_at.is_none() => {
+                break Err(timeout("waiting for the done event"));
+            }
             Ok(Err(e)) => {
                 if answer.is_none() {
                     rec.broke(

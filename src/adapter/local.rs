@@ -348,7 +348,7 @@ async fn remove_start(docker: &Docker, start: &str) {
     let _ = tokio::time::timeout(ENGINE_STEP, remove_labelled(docker, &label, |_| true)).await;
 }
 
-/// Removes the containers carrying `label` for which `keep_going` holds; their ids.
+/// Removes the containers carrying `label` for which `doomed` holds; their ids.
 async fn remove_labelled(
     docker: &Docker,
     label: &str,

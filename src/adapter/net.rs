@@ -158,21 +158,17 @@ pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// Whether a rustls error is somewhere in the chain.
 pub(crate) fn is_tls(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if e.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-        {
-            return true;
-        }
-        current = e.source();
+    if error.is::<rustls::Error>() {
+        return true;
     }
-    false
+    // `io::Error` and boxed errors hide their payload from `source()`.
+    if let Some(io) = error.downcast_ref::<std::io::Error>()
+        && let Some(inner) = io.get_ref()
+        && is_tls(inner)
+    {
+        return true;
+    }
+    error.source().is_some_and(is_tls)
 }
 
 #[cfg(test)]

@@ -343,6 +343,10 @@ fn handshake_failure(rec: &mut Recorder, shown: &str, error: WsError) -> Option<
             rec.broke(rule, None, sub.to_string());
             None
         }
+        WsError::Io(e) if net::is_tls(&e) => Some(AdapterError::Tls {
+            url: shown.to_owned(),
+            detail: net::chain(&e),
+        }),
         WsError::Io(e) => Some(AdapterError::Unreachable {
             url: shown.to_owned(),
             detail: net::chain(&e),

@@ -53,6 +53,43 @@ pub enum Json {
     Object(Vec<(String, Json)>),
 }
 
+impl Json {
+    /// The member `key` of an object; `None` for any other value or a
+    /// missing member.
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Self::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            Self::Null | Self::Bool(_) | Self::Number(_) | Self::String(_) | Self::Array(_) => None,
+        }
+    }
+}
+
+/// The same value as `serde_json` holds it; integral numbers within 2^53
+/// become integers, so `1` stays `1` (and canonical bytes do not change).
+impl From<Json> for serde_json::Value {
+    fn from(json: Json) -> Self {
+        match json {
+            Json::Null => Self::Null,
+            Json::Bool(b) => Self::Bool(b),
+            Json::Number(n) => {
+                const EXACT: f64 = 9_007_199_254_740_992.0;
+                if n.fract() == 0.0 && n.abs() <= EXACT {
+                    #[expect(clippy::cast_possible_truncation, reason = "integral and within 2^53")]
+                    let i = n as i64;
+                    Self::from(i)
+                } else {
+                    serde_json::Number::from_f64(n).map_or(Self::Null, Self::Number)
+                }
+            }
+            Json::String(s) => Self::String(s),
+            Json::Array(items) => Self::Array(items.into_iter().map(Self::from).collect()),
+            Json::Object(members) => {
+                Self::Object(members.into_iter().map(|(k, v)| (k, Self::from(v))).collect())
+            }
+        }
+    }
+}
+
 /// Why [`parse`] refused its input.
 ///
 /// Each kind has a stable [`code`](ParseErrorKind::code); the `Display`

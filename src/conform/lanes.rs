@@ -1,0 +1,286 @@
+//! Lanes (`ci/lanes.yaml`): which suites, targets and transports a CI lane
+//! runs, and how strict it is.
+//!
+//! The default lanes file and the four suites are embedded in the binary
+//! (`include_str!`); `--lanes FILE` replaces them, and its `suites_dir`
+//! (relative to the file) names the folder its suites are read from.
+//!
+//! **Invariant:** a [`Lanes`] that loaded is valid and every suite it names
+//! loaded with it; errors name file, line and column.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::suite::{ConfigError, Suite, TargetName, Via};
+use crate::registry::TagPolicy;
+
+/// The embedded lanes file.
+pub const EMBEDDED_LANES: &str = include_str!("../../ci/lanes.yaml");
+/// The name messages use for it.
+pub const EMBEDDED_LANES_NAME: &str = "<embedded ci/lanes.yaml>";
+
+/// The embedded suites, by name.
+pub const EMBEDDED_SUITES: [(&str, &str); 4] = [
+    ("contract", include_str!("../../suites/contract.yaml")),
+    ("determinism", include_str!("../../suites/determinism.yaml")),
+    ("parity", include_str!("../../suites/parity.yaml")),
+    ("supply_chain", include_str!("../../suites/supply_chain.yaml")),
+];
+
+/// One lane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lane {
+    /// Its name, e.g. `staging`.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// The suites it runs, in order.
+    pub suites: Vec<String>,
+    /// The targets it runs on.
+    pub targets: Vec<TargetName>,
+    /// The transports it talks.
+    pub transports: Vec<Via>,
+    /// Whether image tags are accepted (only the dev lane).
+    pub tags: TagPolicy,
+    /// Whether every processor must declare `expected_oci`.
+    pub require_expected_oci: bool,
+    /// Whether a known-failures list may be given (issue 9).
+    pub allow_known_failures: bool,
+}
+
+/// A loaded lanes file and its suites.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lanes {
+    /// Where it came from.
+    pub origin: String,
+    /// The lanes by name.
+    pub lanes: BTreeMap<String, Lane>,
+    /// Every suite a lane names, by name.
+    pub suites: BTreeMap<String, Suite>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLanes {
+    version: u32,
+    suites_dir: PathBuf,
+    lanes: BTreeMap<String, RawLane>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawTags {
+    Allow,
+    RequireDigest,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLane {
+    description: String,
+    suites: Vec<String>,
+    targets: Vec<TargetName>,
+    transports: Vec<Via>,
+    tags: RawTags,
+    require_expected_oci: bool,
+    allow_known_failures: bool,
+}
+
+/// Where suite texts come from.
+enum SuiteSource<'a> {
+    Embedded,
+    Dir(&'a Path),
+}
+
+impl Lanes {
+    /// The embedded lanes and suites.
+    pub fn embedded() -> Result<Self, ConfigError> {
+        Self::parse(EMBEDDED_LANES, EMBEDDED_LANES_NAME, &SuiteSource::Embedded)
+    }
+
+    /// A lanes file; its suites come from its `suites_dir`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+            origin: origin.clone(),
+            reason: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        Self::parse(&text, &origin, &SuiteSource::Dir(base))
+    }
+
+    fn parse(text: &str, origin: &str, source: &SuiteSource<'_>) -> Result<Self, ConfigError> {
+        let raw: RawLanes =
+            serde_yaml_ng::from_str(text).map_err(|e| ConfigError::yaml(origin, &e))?;
+        let invalid = |needle: &str, message: String| ConfigError::at(origin, text, needle, message);
+        if raw.version != 1 {
+            return Err(invalid(
+                "version",
+                format!(
+                    "version {} is not supported; this build reads version 1",
+                    raw.version
+                ),
+            ));
+        }
+        let mut lanes = BTreeMap::new();
+        let mut suites = BTreeMap::new();
+        for (name, lane) in raw.lanes {
+            if !super::suite::is_name(&name, true) {
+                return Err(invalid(
+                    &name,
+                    format!("lane {name:?}: a lane name is lowercase letters, digits, `_` and `-`"),
+                ));
+            }
+            let lane_at = text.find(&format!("{name}:")).unwrap_or(0);
+            let at = |needle: &str, message: String| {
+                let (line, column) = super::suite::locate_from(text, needle, lane_at);
+                ConfigError::Invalid {
+                    origin: origin.to_owned(),
+                    line,
+                    column,
+                    message: format!("lane {name}: {message}"),
+                }
+            };
+            for (field, empty) in [
+                ("suites", lane.suites.is_empty()),
+                ("targets", lane.targets.is_empty()),
+                ("transports", lane.transports.is_empty()),
+            ] {
+                if empty {
+                    return Err(at(field, format!("{field} must not be empty")));
+                }
+            }
+            if lane.transports.contains(&Via::None) {
+                return Err(at(
+                    "transports",
+                    "`none` is for cases, not lanes; list ws, http or sse".to_owned(),
+                ));
+            }
+            for suite in &lane.suites {
+                if suites.contains_key(suite) {
+                    continue;
+                }
+                let loaded = load_suite(suite, &raw.suites_dir, source)
+                    .map_err(|e| match e {
+                        SuiteLoad::Missing(m) => at(suite, m),
+                        SuiteLoad::Config(e) => e,
+                    })?;
+                suites.insert(suite.clone(), loaded);
+            }
+            let mut targets = lane.targets;
+            targets.sort();
+            targets.dedup();
+            let mut transports = lane.transports;
+            transports.sort();
+            transports.dedup();
+            lanes.insert(
+                name.clone(),
+                Lane {
+                    name,
+                    description: lane.description,
+                    suites: lane.suites,
+                    targets,
+                    transports,
+                    tags: match lane.tags {
+                        RawTags::Allow => TagPolicy::AllowTags,
+                        RawTags::RequireDigest => TagPolicy::RequireDigest,
+                    },
+                    require_expected_oci: lane.require_expected_oci,
+                    allow_known_failures: lane.allow_known_failures,
+                },
+            );
+        }
+        Ok(Self {
+            origin: origin.to_owned(),
+            lanes,
+            suites,
+        })
+    }
+
+    /// The lane called `name`, or a message listing the known ones.
+    pub fn get(&self, name: &str) -> Result<&Lane, String> {
+        self.lanes.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.lanes.keys().map(String::as_str).collect();
+            format!(
+                "--lane {name:?} is not in {} (known: {})",
+                self.origin,
+                known.join(", ")
+            )
+        })
+    }
+}
+
+enum SuiteLoad {
+    Missing(String),
+    Config(ConfigError),
+}
+
+fn load_suite(name: &str, dir: &Path, source: &SuiteSource<'_>) -> Result<Suite, SuiteLoad> {
+    if !super::suite::is_name(name, false) {
+        return Err(SuiteLoad::Missing(format!(
+            "suite {name:?}: a suite name is lowercase letters, digits and `_`"
+        )));
+    }
+    match source {
+        SuiteSource::Embedded => {
+            let (_, text) = EMBEDDED_SUITES
+                .iter()
+                .find(|(stem, _)| *stem == name)
+                .ok_or_else(|| {
+                    SuiteLoad::Missing(format!("suite {name:?} is not one of the embedded suites"))
+                })?;
+            let origin = format!("<embedded suites/{name}.yaml>");
+            Suite::parse(text, &origin, name).map_err(SuiteLoad::Config)
+        }
+        SuiteSource::Dir(base) => {
+            let path = base.join(dir).join(format!("{name}.yaml"));
+            let origin = path.display().to_string();
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                SuiteLoad::Config(ConfigError::Unreadable {
+                    origin: origin.clone(),
+                    reason: e.to_string(),
+                })
+            })?;
+            Suite::parse(&text, &origin, name).map_err(SuiteLoad::Config)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    #[test]
+    fn the_embedded_lanes_load_with_their_suites() {
+        let lanes = Lanes::embedded().unwrap();
+        let names: Vec<&str> = lanes.lanes.keys().map(String::as_str).collect();
+        assert_eq!(names, ["dev", "main", "pr", "staging"]);
+        assert_eq!(lanes.suites.len(), 4);
+        assert_eq!(lanes.get("dev").unwrap().tags, TagPolicy::AllowTags);
+        assert!(lanes.get("main").unwrap().require_expected_oci);
+        assert!(lanes.get("nope").unwrap_err().contains("known: dev, main, pr, staging"));
+    }
+
+    #[test]
+    fn the_repository_files_equal_the_embedded_ones() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let from_disk = Lanes::load(&root.join("ci/lanes.yaml")).unwrap();
+        let embedded = Lanes::embedded().unwrap();
+        assert_eq!(from_disk.lanes, embedded.lanes);
+        assert_eq!(
+            from_disk.suites.values().map(|s| &s.cases).collect::<Vec<_>>(),
+            embedded.suites.values().map(|s| &s.cases).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_names_its_position() {
+        let text = "version: 1\nsuites_dir: x\nlanes:\n  dev:\n    description: d\n    suites: [contract]\n    targets: [local]\n    transports: [ws]\n    tags: allow\n    require_expected_oci: false\n    allow_known_failures: true\n    colour: red\n";
+        let e = Lanes::parse(text, "l.yaml", &SuiteSource::Embedded).unwrap_err();
+        assert!(e.to_string().starts_with("l.yaml:5:5: "), "{e}");
+    }
+}
