@@ -14,11 +14,54 @@ use crate::exit::Exit;
 use crate::input::Source;
 
 /// Conformance and parity harness for `theory.run.v1` processors.
+///
+/// `theory-conform --lane <dev|pr|staging|main> [FILTER]` runs a lane's
+/// conformance suites against every processor of the registry.
 #[derive(Debug, Parser)]
-#[command(name = "theory-conform", version, about, max_term_width = 100)]
+#[command(
+    name = "theory-conform",
+    version,
+    about,
+    max_term_width = 100,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    lane: Box<LaneArgs>,
+}
+
+/// The top-level lane mode (`--lane NAME` and libtest's arguments).
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Lane")]
+pub struct LaneArgs {
+    /// Run the lane's suites (dev, pr, staging, main): libtest-style report on stdout.
+    #[arg(long, value_name = "NAME")]
+    lane: Option<String>,
+    /// A registry file replacing the embedded one.
+    #[arg(long, env = "THEORY_REGISTRY", value_name = "FILE")]
+    registry: Option<PathBuf>,
+    /// A lanes file replacing the embedded ci/lanes.yaml (its suites come from its `suites_dir`).
+    #[arg(long, value_name = "FILE")]
+    lanes: Option<PathBuf>,
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write a JSON summary.
+    #[arg(long = "json", value_name = "FILE")]
+    json_report: Option<PathBuf>,
+    /// The seed of the random execution ids and prefixes (printed as `seed: N`).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// The goldens' folder.
+    #[arg(long, env = "THEORY_GOLDEN_DIR", default_value = "golden", value_name = "DIR")]
+    golden_dir: PathBuf,
+    /// The folder each run writes its prefixes under.
+    #[arg(long, env = "THEORY_WORK_DIR", default_value = crate::conform::DEFAULT_WORK_DIR, value_name = "DIR")]
+    work_dir: PathBuf,
+    #[command(flatten)]
+    test: libtest_mimic::Arguments,
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,6 +80,28 @@ enum Command {
     /// for a success envelope, 1 for an error envelope, 2 for a usage or
     /// configuration error.
     Run(Box<RunArgs>),
+    /// Review and resolve pending goldens (`<golden>.snap.new`).
+    #[command(subcommand)]
+    Golden(GoldenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum GoldenCommand {
+    /// List every pending golden with its diff.
+    Review(GoldenArgs),
+    /// Move pending goldens over their goldens.
+    Accept(GoldenArgs),
+    /// Delete pending goldens.
+    Reject(GoldenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct GoldenArgs {
+    /// Only the goldens whose path (relative to the folder) contains this.
+    filter: Option<String>,
+    /// The goldens' folder.
+    #[arg(long, env = "THEORY_GOLDEN_DIR", default_value = "golden", value_name = "DIR")]
+    golden_dir: PathBuf,
 }
 
 /// `theory-conform run`.
@@ -118,7 +183,11 @@ enum EnvelopeCommand {
 impl Cli {
     /// Runs the command.
     pub fn run(self) -> Exit {
-        match self.command {
+        let Some(command) = self.command else {
+            return lane_command(*self.lane);
+        };
+        match command {
+            Command::Golden(golden) => golden_command(golden),
             Command::Canon { file } => canon_command(&Source::from_arg(file)),
             Command::Run(args) => run_command(*args),
             Command::Envelope(EnvelopeCommand::Check {
@@ -132,6 +201,67 @@ impl Cli {
                 execution_id.as_deref(),
                 &host_values,
             ),
+        }
+    }
+}
+
+fn lane_command(args: LaneArgs) -> Exit {
+    let Some(lane) = args.lane else {
+        use clap::CommandFactory as _;
+        let _ = Cli::command().print_help();
+        eprintln!("\ntheory-conform: give --lane NAME or a command");
+        return Exit::Usage;
+    };
+    crate::conform::run(crate::conform::LaneOptions {
+        lane,
+        registry: args.registry,
+        lanes: args.lanes,
+        junit: args.junit,
+        json: args.json_report,
+        seed: args.seed,
+        golden_dir: args.golden_dir,
+        work_dir: args.work_dir,
+        ci: std::env::var("CI").is_ok_and(|v| v == "true"),
+        args: args.test,
+    })
+}
+
+fn golden_command(command: GoldenCommand) -> Exit {
+    use crate::conform::golden;
+    let (args, action) = match command {
+        GoldenCommand::Review(args) => (args, "review"),
+        GoldenCommand::Accept(args) => (args, "accept"),
+        GoldenCommand::Reject(args) => (args, "reject"),
+    };
+    let store = golden::Store {
+        dir: args.golden_dir,
+        read_only: false,
+    };
+    let filter = args.filter.as_deref();
+    let done = match action {
+        "review" => {
+            let mut stdout = std::io::stdout().lock();
+            return match golden::review(&store, filter, &mut stdout) {
+                Ok(_) => Exit::Success,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Success,
+                Err(e) => usage_error(&e),
+            };
+        }
+        "accept" => golden::accept(&store, filter),
+        _ => golden::reject(&store, filter),
+    };
+    match done {
+        Ok(paths) => {
+            let mut report = String::new();
+            for path in &paths {
+                report.push_str(&format!("{action}ed: {}\n", store.relative(path)));
+            }
+            report.push_str(&format!("{} golden(s) {action}ed\n", paths.len()));
+            write_stdout(report.as_bytes())
+        }
+        Err(message) => {
+            tracing::error!(event = "error.golden", message = %message);
+            Exit::Usage
         }
     }
 }

@@ -32,6 +32,8 @@ pub const MAX_ATTEMPTS: u32 = 3;
 pub const RETRY_BACKOFF: Duration = Duration::from_millis(250);
 /// Time allowed to resolve a target (container start, SDK lookup, DNS).
 pub const RESOLVE_BUDGET: Duration = Duration::from_secs(60);
+/// Time allowed to remove containers left by dead runs.
+pub const SWEEP_BUDGET: Duration = Duration::from_secs(10);
 /// The file the canonical envelope is persisted to, under the prefix.
 pub const ENVELOPE_FILE: &str = "envelope.json";
 
@@ -148,7 +150,8 @@ pub struct Outcome {
 /// Runs `plan` and returns exactly one envelope: resolves its target,
 /// checks health, then [`run_on`] the endpoint.
 pub async fn run(plan: &Plan) -> Outcome {
-    let span = tracing::info_span!("run", r#ref = %plan.processor, execution_id = %plan.execution_id);
+    let span =
+        tracing::info_span!("run", r#ref = %plan.processor, execution_id = %plan.execution_id);
     let _entered = span.enter();
     plan.log();
     let started = Instant::now();
@@ -164,7 +167,8 @@ pub async fn run(plan: &Plan) -> Outcome {
 /// processor and target). The plan's target must be the one the endpoint
 /// was resolved from: it decides the digest checks.
 pub async fn run_on(plan: &Plan, endpoint: &Endpoint) -> Outcome {
-    let span = tracing::info_span!("run", r#ref = %plan.processor, execution_id = %plan.execution_id);
+    let span =
+        tracing::info_span!("run", r#ref = %plan.processor, execution_id = %plan.execution_id);
     let _entered = span.enter();
     plan.log();
     let started = Instant::now();
@@ -180,9 +184,22 @@ pub async fn connect(plan: &Plan) -> Result<Endpoint, Envelope> {
         return Err(own_error(
             plan,
             ErrorCode::MissingSecret,
-            format!("secret {name} is declared for {} but not set in the environment", plan.processor),
+            format!(
+                "secret {name} is declared for {} but not set in the environment",
+                plan.processor
+            ),
             None,
         ));
+    }
+    if let Target::Local(_) = &plan.target {
+        // Containers left by a harness that died (SIGKILL) go first; an
+        // engine that does not answer is reported by resolve below.
+        match adapter::sweep(SWEEP_BUDGET).await {
+            Ok(sweep) if !sweep.removed.is_empty() => {
+                tracing::info!(event = "adapter.sweep", removed = sweep.removed.len());
+            }
+            Ok(_) | Err(_) => {}
+        }
     }
     let endpoint = adapter::resolve(&plan.target, RESOLVE_BUDGET)
         .await
@@ -198,7 +215,12 @@ fn settle(plan: &Plan, envelope: Envelope, attempts: u32, started: Instant) -> O
     let canonical = envelope.to_canonical();
     persist(&plan.prefix, &canonical);
     match &envelope {
-        Envelope::Success(_) => tracing::info!(event = "orchestrator.settle", status = "success", attempts, elapsed_ms = duration_ms(started.elapsed())),
+        Envelope::Success(_) => tracing::info!(
+            event = "orchestrator.settle",
+            status = "success",
+            attempts,
+            elapsed_ms = duration_ms(started.elapsed())
+        ),
         Envelope::Error(e) => tracing::warn!(
             event = "orchestrator.settle",
             status = "error",
@@ -208,7 +230,11 @@ fn settle(plan: &Plan, envelope: Envelope, attempts: u32, started: Instant) -> O
             elapsed_ms = duration_ms(started.elapsed()),
         ),
     }
-    Outcome { envelope, canonical, attempts }
+    Outcome {
+        envelope,
+        canonical,
+        attempts,
+    }
 }
 
 async fn attempt(plan: &Plan, endpoint: &Endpoint) -> (Envelope, u32) {
@@ -217,12 +243,24 @@ async fn attempt(plan: &Plan, endpoint: &Endpoint) -> (Envelope, u32) {
     let exchange = loop {
         attempts += 1;
         let budget = deadline.saturating_duration_since(Instant::now());
-        let exchange = adapter::call(endpoint, plan.transport, &plan.request, budget, &plan.limits).await;
+        let exchange = adapter::call(
+            endpoint,
+            plan.transport,
+            &plan.request,
+            budget,
+            &plan.limits,
+        )
+        .await;
         match &exchange.outcome {
-            Err(e) if attempts < MAX_ATTEMPTS && retry_safe(e, &exchange) && Instant::now() < deadline => {
+            Err(e)
+                if attempts < MAX_ATTEMPTS
+                    && retry_safe(e, &exchange)
+                    && Instant::now() < deadline =>
+            {
                 let pause = RETRY_BACKOFF * 2u32.pow(attempts - 1);
                 tracing::warn!(event = "orchestrator.retry", attempt = attempts, code = e.code().as_str(), message = %e, pause_ms = duration_ms(pause));
-                tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+                tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now())))
+                    .await;
             }
             Ok(_) | Err(_) => break exchange,
         }

@@ -232,7 +232,16 @@ pub struct TargetInputs<'a> {
 /// The adapter target for a kind and a registry entry; `Err` names what
 /// the entry lacks.
 pub fn build_target(inputs: &TargetInputs<'_>) -> Result<Target, String> {
-    let TargetInputs { kind, processor, entry, url, ca_file, mount, run_id, env } = inputs;
+    let TargetInputs {
+        kind,
+        processor,
+        entry,
+        url,
+        ca_file,
+        mount,
+        run_id,
+        env,
+    } = inputs;
     let processor = *processor;
     let target = match *kind {
         TargetKind::Local => {
@@ -290,7 +299,9 @@ pub fn build_target(inputs: &TargetInputs<'_>) -> Result<Target, String> {
             };
             Target::Url(UrlSpec {
                 url,
-                ca_file: ca_file.clone().or_else(|| entry.and_then(|e| e.ca_file.clone())),
+                ca_file: ca_file
+                    .clone()
+                    .or_else(|| entry.and_then(|e| e.ca_file.clone())),
             })
         }
     };

@@ -353,6 +353,53 @@ fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// `golden review`: every pending golden with its diff; how many there are.
+pub fn review(store: &Store, filter: Option<&str>, out: &mut dyn std::io::Write) -> std::io::Result<usize> {
+    let pending = store.pending(filter);
+    for path in &pending {
+        let golden = golden_of(path);
+        let new = std::fs::read_to_string(path).unwrap_or_default();
+        let new_body = snapshot_body(&new).unwrap_or(&new);
+        let old = std::fs::read_to_string(&golden).ok();
+        let old_body = old.as_deref().map(|t| snapshot_body(t).unwrap_or(t)).unwrap_or_default();
+        let shown = store.relative(&golden);
+        match old {
+            Some(_) => writeln!(out, "pending: {shown} (changed)")?,
+            None => writeln!(out, "pending: {shown} (new)")?,
+        }
+        write!(out, "{}", diff(&format!("{shown}"), old_body, &format!("{shown}.new"), new_body))?;
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "{} pending golden(s){}",
+        pending.len(),
+        if pending.is_empty() { "" } else { "; `theory-conform golden accept [FILTER]` or `golden reject [FILTER]`" }
+    )?;
+    Ok(pending.len())
+}
+
+/// `golden accept`: moves every pending golden over its golden; the ones moved.
+pub fn accept(store: &Store, filter: Option<&str>) -> Result<Vec<PathBuf>, String> {
+    let mut done = Vec::new();
+    for path in store.pending(filter) {
+        let golden = golden_of(&path);
+        std::fs::rename(&path, &golden).map_err(|e| format!("{}: {e}", path.display()))?;
+        done.push(golden);
+    }
+    Ok(done)
+}
+
+/// `golden reject`: deletes every pending golden; the ones deleted.
+pub fn reject(store: &Store, filter: Option<&str>) -> Result<Vec<PathBuf>, String> {
+    let mut done = Vec::new();
+    for path in store.pending(filter) {
+        std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        done.push(path);
+    }
+    Ok(done)
+}
+
 #[cfg(test)]
 mod tests {
     #![expect(clippy::unwrap_used, reason = "tests")]

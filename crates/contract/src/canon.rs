@@ -83,9 +83,12 @@ impl From<Json> for serde_json::Value {
             }
             Json::String(s) => Self::String(s),
             Json::Array(items) => Self::Array(items.into_iter().map(Self::from).collect()),
-            Json::Object(members) => {
-                Self::Object(members.into_iter().map(|(k, v)| (k, Self::from(v))).collect())
-            }
+            Json::Object(members) => Self::Object(
+                members
+                    .into_iter()
+                    .map(|(k, v)| (k, Self::from(v)))
+                    .collect(),
+            ),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use theory_contract::canon::{
-    CanonError, Json, MAX_DEPTH, ParseError, ParseErrorKind, canonicalize, parse, to_canonical,
+    CanonError, Json, MAX_DEPTH, ParseErrorKind, canonicalize, parse, to_canonical,
     to_canonical_serde, write_canonical_string,
 };
 

@@ -1,0 +1,27 @@
+//! The conformance runner (`theory-conform --lane <name>`): declarative
+//! suites x the registry's processors x the lane's targets and transports
+//! -> trials, run through libtest-mimic, each ending in a plain-data
+//! verdict that the reporters consume.
+//!
+//! - `suite` — suite files -> typed suites (the closed set of checks).
+//! - `lanes` — `ci/lanes.yaml` -> lanes, with their suites.
+//! - `plan` — suites x registry x lane -> named trials (or skip reasons).
+//! - `seed` — the run's seed and each trial's ids and prefixes.
+//! - `check` — one function per check kind -> [`verdict::Verdict`].
+//! - `golden` — golden files: rendering, comparison, review.
+//! - `report` — the event stream and the JUnit and JSON reporters.
+//! - `runner` — libtest-mimic, the runtime, shared endpoints, exit code.
+//!
+//! **Invariant:** this module only wires; see each module's invariant.
+
+pub mod check;
+pub mod golden;
+pub mod lanes;
+pub mod plan;
+pub mod report;
+pub mod runner;
+pub mod seed;
+pub mod suite;
+pub mod verdict;
+
+pub use runner::{DEFAULT_WORK_DIR, LaneOptions, run};
