@@ -55,7 +55,12 @@ pub struct LaneArgs {
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
     /// The goldens' folder.
-    #[arg(long, env = "THEORY_GOLDEN_DIR", default_value = "golden", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "THEORY_GOLDEN_DIR",
+        default_value = "golden",
+        value_name = "DIR"
+    )]
     golden_dir: PathBuf,
     /// The folder each run writes its prefixes under.
     #[arg(long, env = "THEORY_WORK_DIR", default_value = crate::conform::DEFAULT_WORK_DIR, value_name = "DIR")]
@@ -100,7 +105,12 @@ struct GoldenArgs {
     /// Only the goldens whose path (relative to the folder) contains this.
     filter: Option<String>,
     /// The goldens' folder.
-    #[arg(long, env = "THEORY_GOLDEN_DIR", default_value = "golden", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "THEORY_GOLDEN_DIR",
+        default_value = "golden",
+        value_name = "DIR"
+    )]
     golden_dir: PathBuf,
 }
 
@@ -337,10 +347,12 @@ fn run_command(args: RunArgs) -> Exit {
         }
         _ => unreachable!("clap admits exactly one input source"),
     };
-    let transport = match args.transport.as_str() {
-        "http" => crate::adapter::Transport::Http,
-        "sse" => crate::adapter::Transport::Sse,
-        _ => crate::adapter::Transport::Ws,
+    let Some(transport) = crate::adapter::Transport::ALL
+        .into_iter()
+        .find(|t| t.as_str() == args.transport)
+    else {
+        tracing::error!(event = "error.usage", message = %format!("--transport {:?} is not ws, http or sse", args.transport));
+        return Exit::Usage;
     };
     let request = Request {
         processor: args.processor,

@@ -9,6 +9,7 @@ pub mod artifacts;
 pub mod cli;
 pub mod conform;
 pub mod exit;
+pub mod image;
 pub mod input;
 pub mod log;
 pub mod orchestrator;

@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use theory_contract::Digest;
 use url::Url;
+
+pub use crate::image::{ImageRef, Pin};
 
 /// The embedded default registry.
 pub const EMBEDDED: &str = include_str!("../registry.yaml");
@@ -74,78 +75,6 @@ impl ProcessorRef {
 impl std::fmt::Display for ProcessorRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.text)
-    }
-}
-
-/// An image reference: `repository@sha256:<hex>` or `repository:tag`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImageRef {
-    /// Registry host (optional) and path, e.g. `127.0.0.1:5000/theory/reference-processor`.
-    pub repository: String,
-    /// What pins it.
-    pub pin: Pin,
-}
-
-/// How an image reference is pinned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Pin {
-    /// By content: reproducible.
-    Digest(Digest),
-    /// By tag: mutable, for the dev lane only (CONTRACT.md §8).
-    Tag(String),
-}
-
-impl ImageRef {
-    /// Parses `repo@sha256:<hex>` or `repo:tag`; a bare `repo` is refused
-    /// (it would silently mean `:latest`).
-    pub fn parse(s: &str) -> Result<Self, String> {
-        if let Some((repository, digest)) = s.split_once('@') {
-            let digest = Digest::parse(digest).map_err(|e| format!("{s:?}: {e}"))?;
-            return Self::checked(repository, Pin::Digest(digest), s);
-        }
-        let colon = s.rfind(':').filter(|&i| !s[i..].contains('/'));
-        match colon {
-            Some(i) if i + 1 < s.len() => {
-                Self::checked(&s[..i], Pin::Tag(s[i + 1..].to_owned()), s)
-            }
-            Some(_) | None => Err(format!(
-                "{s:?} names no tag or digest; pin it as `repo@sha256:<hex>`"
-            )),
-        }
-    }
-
-    fn checked(repository: &str, pin: Pin, whole: &str) -> Result<Self, String> {
-        let ok = !repository.is_empty()
-            && !repository.starts_with('/')
-            && !repository.ends_with('/')
-            && repository
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:".contains(&b));
-        if ok {
-            Ok(Self {
-                repository: repository.to_owned(),
-                pin,
-            })
-        } else {
-            Err(format!("{whole:?} has an invalid repository name"))
-        }
-    }
-
-    /// The digest, when pinned by one.
-    pub fn digest(&self) -> Option<&Digest> {
-        match &self.pin {
-            Pin::Digest(d) => Some(d),
-            Pin::Tag(_) => None,
-        }
-    }
-}
-
-impl std::fmt::Display for ImageRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.pin {
-            Pin::Digest(d) => write!(f, "{}@{d}", self.repository),
-            Pin::Tag(t) => write!(f, "{}:{t}", self.repository),
-        }
     }
 }
 

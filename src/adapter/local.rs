@@ -35,6 +35,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::{AdapterError, Endpoint, LocalSpec, net};
+use crate::image::ImageRef;
 
 /// `theory-conform.run=<run id>`.
 pub const RUN_LABEL: &str = "theory-conform.run";
@@ -47,57 +48,6 @@ pub const START_LABEL: &str = "theory-conform.start";
 
 /// How long engine housekeeping (inspect, logs, removal) may take.
 const ENGINE_STEP: Duration = Duration::from_secs(5);
-
-/// A reference split the way testcontainers wants it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct ImageRef {
-    /// The name given to `GenericImage` (`repo@sha256` for a pinned reference).
-    name: String,
-    /// The tag given to `GenericImage` (the hex digest for a pinned reference).
-    tag: String,
-    /// The repository, as `RepoDigests` entries name it.
-    repo: String,
-    /// The digest of a pinned reference.
-    digest: Option<Digest>,
-}
-
-impl ImageRef {
-    pub(crate) fn parse(image: &str) -> Result<Self, AdapterError> {
-        let invalid = |detail: &str| AdapterError::ImageNotFound {
-            image: image.to_owned(),
-            detail: detail.to_owned(),
-        };
-        if image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(invalid("not an image reference"));
-        }
-        if let Some((repo, digest)) = image.split_once('@') {
-            let digest = Digest::parse(digest).map_err(|e| invalid(&e.to_string()))?;
-            if repo.is_empty() || repo.contains('@') {
-                return Err(invalid("no repository before @"));
-            }
-            return Ok(Self {
-                name: format!("{repo}@sha256"),
-                tag: digest.hex().to_owned(),
-                repo: repo.to_owned(),
-                digest: Some(digest),
-            });
-        }
-        let slash = image.rfind('/').map_or(0, |i| i + 1);
-        let (repo, tag) = match image[slash..].rfind(':') {
-            Some(colon) => (&image[..slash + colon], &image[slash + colon + 1..]),
-            None => (image, "latest"),
-        };
-        if repo.is_empty() || tag.is_empty() {
-            return Err(invalid("empty repository or tag"));
-        }
-        Ok(Self {
-            name: repo.to_owned(),
-            tag: tag.to_owned(),
-            repo: repo.to_owned(),
-            digest: None,
-        })
-    }
-}
 
 /// Owns a started container; dropping it removes the container.
 pub(crate) struct ContainerGuard {
@@ -219,7 +169,11 @@ fn start_id() -> String {
 /// Starts the container and returns its endpoint.
 pub(crate) async fn start(spec: &LocalSpec, deadline: Instant) -> Result<Endpoint, AdapterError> {
     let started = Instant::now();
-    let image = ImageRef::parse(&spec.image)?;
+    let image = ImageRef::parse(&spec.image).map_err(|detail| AdapterError::ImageNotFound {
+        image: spec.image.clone(),
+        detail,
+    })?;
+    let (name, tag) = image.name_and_tag();
     let docker = engine(deadline).await?;
     let failed = |detail: String| AdapterError::ContainerStart {
         image: spec.image.clone(),
@@ -228,7 +182,7 @@ pub(crate) async fn start(spec: &LocalSpec, deadline: Instant) -> Result<Endpoin
 
     let start = start_id();
     let port = spec.port;
-    let mut request = GenericImage::new(image.name.clone(), image.tag.clone())
+    let mut request = GenericImage::new(name, tag)
         .with_exposed_port(port.tcp())
         .with_label(RUN_LABEL, spec.run_id.clone())
         .with_label(OWNER_PID_LABEL, std::process::id().to_string())
@@ -249,7 +203,7 @@ pub(crate) async fn start(spec: &LocalSpec, deadline: Instant) -> Result<Endpoin
     for (key, value) in &spec.env {
         request = request.with_env_var(key.clone(), value.clone());
     }
-    if let Some(digest) = spec.image_digest.as_ref().or(image.digest.as_ref()) {
+    if let Some(digest) = spec.image_digest.as_ref().or(image.digest()) {
         request = request.with_env_var("IMAGE_DIGEST", digest.as_str());
     }
     if let Some(platform) = &spec.platform {
@@ -301,7 +255,7 @@ pub(crate) async fn start(spec: &LocalSpec, deadline: Instant) -> Result<Endpoin
         }
         None => return Err(failed("container vanished".to_owned())),
     };
-    let engine_digest = engine_digest(&docker, &id, &image.repo).await;
+    let engine_digest = engine_digest(&docker, &id, &image.repository).await;
     tracing::info!(
         event = "adapter.container.start",
         image = %spec.image,
@@ -450,38 +404,6 @@ mod tests {
     #![expect(clippy::unwrap_used, reason = "tests")]
 
     use super::*;
-
-    #[test]
-    fn pinned_references_become_name_at_sha256_and_hex_tag() {
-        let hex = "ab".repeat(32);
-        let r = ImageRef::parse(&format!("127.0.0.1:5000/theory/p@sha256:{hex}")).unwrap();
-        assert_eq!(r.name, "127.0.0.1:5000/theory/p@sha256");
-        assert_eq!(r.tag, hex);
-        assert_eq!(r.repo, "127.0.0.1:5000/theory/p");
-        assert!(r.digest.is_some());
-    }
-
-    #[test]
-    fn tagged_and_bare_references_keep_registry_ports() {
-        let r = ImageRef::parse("127.0.0.1:5000/theory/p:0.1.0").unwrap();
-        assert_eq!(
-            (r.name.as_str(), r.tag.as_str()),
-            ("127.0.0.1:5000/theory/p", "0.1.0")
-        );
-        let r = ImageRef::parse("127.0.0.1:5000/theory/p").unwrap();
-        assert_eq!(
-            (r.name.as_str(), r.tag.as_str()),
-            ("127.0.0.1:5000/theory/p", "latest")
-        );
-    }
-
-    #[test]
-    fn malformed_references_are_refused() {
-        assert!(ImageRef::parse("").is_err());
-        assert!(ImageRef::parse("repo@sha256:short").is_err());
-        assert!(ImageRef::parse("repo:").is_err());
-        assert!(ImageRef::parse("a b").is_err());
-    }
 
     #[test]
     fn tails_start_on_a_char_boundary() {
