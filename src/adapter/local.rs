@@ -401,8 +401,6 @@ async fn engine_digest(docker: &Docker, id: &str, repo: &str) -> Option<Digest> 
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests")]
-
     use super::*;
 
     #[test]

@@ -4,12 +4,11 @@
 //! then the body), so `cargo insta review` works on it too. Its body is the
 //! canonical envelope rendered one member per line ([`render`]): a
 //! bijection of canonical JSON (`parse(render(x)) == x`), so equal bodies
-//! mean equal canonical bytes. Before rendering, the run's execution id,
-//! its write prefix and a well-formed `meta.image_digest` become the
-//! placeholders `{execution_id}`, `{prefix}` and `{image_digest}` (the
-//! digest is the supply-chain suite's business, and would otherwise change
-//! every golden at every re-pin), and `meta.stderr_tail` is dropped
-//! (CONTRACT.md §2).
+//! mean equal canonical bytes. Before rendering, the run's execution id
+//! and its write prefix become the placeholders `{execution_id}` and
+//! `{prefix}`, and `meta.stderr_tail` (CONTRACT.md §2) and
+//! `meta.image_digest` are dropped (the digest is the supply-chain suite's
+//! business, and would otherwise change every golden at every re-pin).
 //!
 //! A mismatch writes `<golden>.new` beside the golden unless `CI=true`;
 //! `theory-conform golden review|accept|reject` resolves pending files.
@@ -20,14 +19,12 @@
 use std::path::{Path, PathBuf};
 
 use theory_contract::canon::{self, Json};
-use theory_contract::{Digest, comparable_bytes};
+use theory_contract::comparable_bytes;
 
 /// The placeholder for the run's execution id.
 pub const EXECUTION_ID: &str = "{execution_id}";
 /// The placeholder for the run's write prefix (without its trailing `/`).
 pub const PREFIX: &str = "{prefix}";
-/// The placeholder for a well-formed `meta.image_digest`.
-pub const IMAGE_DIGEST: &str = "{image_digest}";
 /// The extension of a golden file.
 pub const EXTENSION: &str = "snap";
 /// The suffix of a pending golden.
@@ -124,11 +121,6 @@ pub fn redacted_bytes(doc: &Json, redactions: &Redactions<'_>) -> Vec<u8> {
 fn redact_value(value: &mut Json, r: &Redactions<'_>, path: &mut Vec<String>) {
     match value {
         Json::String(s) => {
-            let digest_member = path.len() == 2 && path[0] == "meta" && path[1] == "image_digest";
-            if digest_member && Digest::parse(s).is_ok() {
-                *s = IMAGE_DIGEST.to_owned();
-                return;
-            }
             if s == r.execution_id {
                 *s = EXECUTION_ID.to_owned();
                 return;
@@ -149,6 +141,9 @@ fn redact_value(value: &mut Json, r: &Redactions<'_>, path: &mut Vec<String>) {
             }
         }
         Json::Object(members) => {
+            if path.len() == 1 && path[0] == "meta" {
+                members.retain(|(key, _)| key != "image_digest");
+            }
             for (key, item) in members {
                 path.push(key.clone());
                 redact_value(item, r, path);
@@ -161,7 +156,14 @@ fn redact_value(value: &mut Json, r: &Redactions<'_>, path: &mut Vec<String>) {
 
 /// A unified diff of two bodies, `a` and `b` naming them.
 pub fn diff(a_name: &str, a: &str, b_name: &str, b: &str) -> String {
-    let (a, b) = (format!("{a}\n"), format!("{b}\n"));
+    let line = |s: &str| {
+        if s.is_empty() {
+            String::new()
+        } else {
+            format!("{s}\n")
+        }
+    };
+    let (a, b) = (line(a), line(b));
     similar::TextDiff::from_lines(&a, &b)
         .unified_diff()
         .context_radius(3)
@@ -354,27 +356,42 @@ fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
 }
 
 /// `golden review`: every pending golden with its diff; how many there are.
-pub fn review(store: &Store, filter: Option<&str>, out: &mut dyn std::io::Write) -> std::io::Result<usize> {
+pub fn review(
+    store: &Store,
+    filter: Option<&str>,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<usize> {
     let pending = store.pending(filter);
     for path in &pending {
         let golden = golden_of(path);
         let new = std::fs::read_to_string(path).unwrap_or_default();
         let new_body = snapshot_body(&new).unwrap_or(&new);
         let old = std::fs::read_to_string(&golden).ok();
-        let old_body = old.as_deref().map(|t| snapshot_body(t).unwrap_or(t)).unwrap_or_default();
+        let old_body = old
+            .as_deref()
+            .map(|t| snapshot_body(t).unwrap_or(t))
+            .unwrap_or_default();
         let shown = store.relative(&golden);
         match old {
             Some(_) => writeln!(out, "pending: {shown} (changed)")?,
             None => writeln!(out, "pending: {shown} (new)")?,
         }
-        write!(out, "{}", diff(&format!("{shown}"), old_body, &format!("{shown}.new"), new_body))?;
+        write!(
+            out,
+            "{}",
+            diff(&shown, old_body, &format!("{shown}.new"), new_body)
+        )?;
         writeln!(out)?;
     }
     writeln!(
         out,
         "{} pending golden(s){}",
         pending.len(),
-        if pending.is_empty() { "" } else { "; `theory-conform golden accept [FILTER]` or `golden reject [FILTER]`" }
+        if pending.is_empty() {
+            ""
+        } else {
+            "; `theory-conform golden accept [FILTER]` or `golden reject [FILTER]`"
+        }
     )?;
     Ok(pending.len())
 }
@@ -478,7 +495,7 @@ mod tests {
         );
         assert_eq!(
             String::from_utf8(bytes).unwrap(),
-            r#"{"execution_id":"{execution_id}","index_path":"{prefix}/outputs.json","meta":{"env_fingerprint":"a:1","image_digest":"{image_digest}"},"note":"{execution_id} ran","other":"exec"}"#
+            r#"{"execution_id":"{execution_id}","index_path":"{prefix}/outputs.json","meta":{"env_fingerprint":"a:1"},"note":"{execution_id} ran","other":"exec"}"#
         );
     }
 
@@ -506,7 +523,10 @@ mod tests {
             read_only: false,
         };
         let path = store.path("p", "contract.envelope__basic");
-        assert!(matches!(store.compare(&path, &header, "{}"), Compared::Missing { pending: Some(_) }));
+        assert!(matches!(
+            store.compare(&path, &header, "{}"),
+            Compared::Missing { pending: Some(_) }
+        ));
         std::fs::rename(pending_path(&path), &path).unwrap();
         assert_eq!(store.compare(&path, &header, "{}"), Compared::Equal);
         let Compared::Differs { diff, pending } = store.compare(&path, &header, "[]") else {
@@ -520,7 +540,10 @@ mod tests {
             read_only: true,
             ..store
         };
-        assert!(matches!(ci.compare(&path, &header, "[]"), Compared::Differs { pending: None, .. }));
+        assert!(matches!(
+            ci.compare(&path, &header, "[]"),
+            Compared::Differs { pending: None, .. }
+        ));
         assert!(ci.pending(None).is_empty());
     }
 }

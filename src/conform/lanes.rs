@@ -26,7 +26,10 @@ pub const EMBEDDED_SUITES: [(&str, &str); 4] = [
     ("contract", include_str!("../../suites/contract.yaml")),
     ("determinism", include_str!("../../suites/determinism.yaml")),
     ("parity", include_str!("../../suites/parity.yaml")),
-    ("supply_chain", include_str!("../../suites/supply_chain.yaml")),
+    (
+        "supply_chain",
+        include_str!("../../suites/supply_chain.yaml"),
+    ),
 ];
 
 /// One lane.
@@ -114,7 +117,8 @@ impl Lanes {
     fn parse(text: &str, origin: &str, source: &SuiteSource<'_>) -> Result<Self, ConfigError> {
         let raw: RawLanes =
             serde_yaml_ng::from_str(text).map_err(|e| ConfigError::yaml(origin, &e))?;
-        let invalid = |needle: &str, message: String| ConfigError::at(origin, text, needle, message);
+        let invalid =
+            |needle: &str, message: String| ConfigError::at(origin, text, needle, message);
         if raw.version != 1 {
             return Err(invalid(
                 "version",
@@ -162,11 +166,10 @@ impl Lanes {
                 if suites.contains_key(suite) {
                     continue;
                 }
-                let loaded = load_suite(suite, &raw.suites_dir, source)
-                    .map_err(|e| match e {
-                        SuiteLoad::Missing(m) => at(suite, m),
-                        SuiteLoad::Config(e) => e,
-                    })?;
+                let loaded = load_suite(suite, &raw.suites_dir, source).map_err(|e| match e {
+                    SuiteLoad::Missing(m) => at(suite, m),
+                    SuiteLoad::Config(e) => e,
+                })?;
                 suites.insert(suite.clone(), loaded);
             }
             let mut targets = lane.targets;
@@ -262,7 +265,12 @@ mod tests {
         assert_eq!(lanes.suites.len(), 4);
         assert_eq!(lanes.get("dev").unwrap().tags, TagPolicy::AllowTags);
         assert!(lanes.get("main").unwrap().require_expected_oci);
-        assert!(lanes.get("nope").unwrap_err().contains("known: dev, main, pr, staging"));
+        assert!(
+            lanes
+                .get("nope")
+                .unwrap_err()
+                .contains("known: dev, main, pr, staging")
+        );
     }
 
     #[test]
@@ -272,8 +280,16 @@ mod tests {
         let embedded = Lanes::embedded().unwrap();
         assert_eq!(from_disk.lanes, embedded.lanes);
         assert_eq!(
-            from_disk.suites.values().map(|s| &s.cases).collect::<Vec<_>>(),
-            embedded.suites.values().map(|s| &s.cases).collect::<Vec<_>>()
+            from_disk
+                .suites
+                .values()
+                .map(|s| &s.cases)
+                .collect::<Vec<_>>(),
+            embedded
+                .suites
+                .values()
+                .map(|s| &s.cases)
+                .collect::<Vec<_>>()
         );
     }
 
@@ -281,6 +297,6 @@ mod tests {
     fn an_unknown_key_names_its_position() {
         let text = "version: 1\nsuites_dir: x\nlanes:\n  dev:\n    description: d\n    suites: [contract]\n    targets: [local]\n    transports: [ws]\n    tags: allow\n    require_expected_oci: false\n    allow_known_failures: true\n    colour: red\n";
         let e = Lanes::parse(text, "l.yaml", &SuiteSource::Embedded).unwrap_err();
-        assert!(e.to_string().starts_with("l.yaml:5:5: "), "{e}");
+        assert!(e.to_string().starts_with("l.yaml:12:5: "), "{e}");
     }
 }

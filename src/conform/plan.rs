@@ -194,7 +194,10 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<LanePlan, String> {
     let mut trials = Vec::new();
     for suite_name in &lane.suites {
         let Some(suite) = inputs.lanes.suites.get(suite_name) else {
-            return Err(format!("{}: suite {suite_name} did not load", inputs.lanes.origin));
+            return Err(format!(
+                "{}: suite {suite_name} did not load",
+                inputs.lanes.origin
+            ));
         };
         for case in &suite.cases {
             let case = Arc::new(case.clone());
@@ -214,14 +217,27 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<LanePlan, String> {
                     .collect()
             };
             for (processor, pp) in &processors {
-                let own = fixtures.get(processor).map(Vec::as_slice).unwrap_or_default();
+                let own = fixtures
+                    .get(processor)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
                 for &target in &targets {
                     for &via in &vias {
                         let name = format!(
                             "{}::{}::{processor}::{target}::{via}",
                             suite.name, case.name
                         );
-                        let work = work(&case, &suite.name, inputs.golden, pp, own, target, via, &targets, &vias);
+                        let work = work(
+                            &case,
+                            &suite.name,
+                            inputs.golden,
+                            pp,
+                            own,
+                            target,
+                            via,
+                            &targets,
+                            &vias,
+                        );
                         trials.push(TrialSpec {
                             name,
                             suite: suite.name.clone(),
@@ -274,7 +290,10 @@ pub fn offer(entry: &Entry, target: TargetName) -> Result<(), String> {
     }
 }
 
-#[expect(clippy::too_many_arguments, reason = "one planning step, all of its context")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one planning step, all of its context"
+)]
 fn work(
     case: &Case,
     suite: &str,
@@ -298,7 +317,10 @@ fn work(
     }
     if !case.fixtures.is_empty() && inputs.is_empty() {
         let kinds: Vec<&str> = case.fixtures.iter().map(|k| k.as_str()).collect();
-        return Err(format!("no {} fixture in the registry entry", kinds.join(" or ")));
+        return Err(format!(
+            "no {} fixture in the registry entry",
+            kinds.join(" or ")
+        ));
     }
     let next_via = || {
         let at = vias.iter().position(|v| *v == via)?;
@@ -364,6 +386,7 @@ fn work(
             }
         }
     }
+    work.inputs = inputs;
     Ok(work)
 }
 

@@ -74,7 +74,6 @@ pub fn run(options: LaneOptions) -> Exit {
         Ok(prepared) => execute(options, prepared),
         Err(message) => {
             tracing::error!(event = "error.usage", message = %message);
-            eprintln!("theory-conform: {message}");
             Exit::Usage
         }
     }
@@ -330,9 +329,13 @@ fn execute(options: LaneOptions, prepared: Prepared) -> Exit {
             .trials
             .iter()
             .map(|t| Trial::test(t.name.clone(), || Ok(())))
-            .chain(unused.iter().map(|u| Trial::test(unused_name(u), || Ok(()))))
+            .chain(
+                unused
+                    .iter()
+                    .map(|u| Trial::test(unused_name(u), || Ok(()))),
+            )
             .collect();
-        libtest_mimic::run(&args, trials);
+        let _ = libtest_mimic::run(&args, trials);
         return Exit::Success;
     }
     if args.test_threads.is_none() {
@@ -377,7 +380,12 @@ fn execute(options: LaneOptions, prepared: Prepared) -> Exit {
     let semaphores = plan
         .processors
         .iter()
-        .map(|(name, pp)| (name.clone(), Arc::new(Semaphore::new(pp.entry.max_concurrency))))
+        .map(|(name, pp)| {
+            (
+                name.clone(),
+                Arc::new(Semaphore::new(pp.entry.max_concurrency)),
+            )
+        })
         .collect();
     let shared = Arc::new(Shared {
         handle: runtime.handle().clone(),
@@ -416,14 +424,16 @@ fn execute(options: LaneOptions, prepared: Prepared) -> Exit {
             outcome(&verdict)
         }));
     }
-    libtest_mimic::run(&args, trials);
+    let _ = libtest_mimic::run(&args, trials);
     std::panic::set_hook(previous_hook);
 
     let Some(shared) = Arc::into_inner(shared) else {
         tracing::error!(event = "error.runner", message = "a trial outlived the run");
         return Exit::Infrastructure;
     };
-    let Shared { pool, events, seed, .. } = shared;
+    let Shared {
+        pool, events, seed, ..
+    } = shared;
     let endpoints = pool.drain();
     // Containers are removed by their guards, which need the runtime.
     let _ = runtime.block_on(async move { tokio::spawn(async move { drop(endpoints) }).await });
@@ -443,7 +453,10 @@ fn execute(options: LaneOptions, prepared: Prepared) -> Exit {
         }
     }
     if let Some(path) = &options.json {
-        exit = worst(exit, write_report(path, &report::json::render(&info, &events)));
+        exit = worst(
+            exit,
+            write_report(path, &report::json::render(&info, &events)),
+        );
     }
     drop(runtime);
     if exit == Exit::Success {
@@ -513,7 +526,10 @@ async fn trial(shared: &Shared, spec: &TrialSpec, work: &Work) -> Verdict {
         .map(Vec::as_slice)
         .unwrap_or_default();
     let connected = if check::uses_endpoint(kind) {
-        shared.pool.get(&spec.processor, spec.target, pp, secrets).await
+        shared
+            .pool
+            .get(&spec.processor, spec.target, pp, secrets)
+            .await
     } else {
         None
     };

@@ -78,7 +78,7 @@ impl Ids {
     }
 
     /// The next id and prefix.
-    pub fn next(&mut self) -> RunIds {
+    pub fn draw_next(&mut self) -> RunIds {
         let execution_id = self.draw(ID_PATTERN, "exec-00000000");
         let segment = self.draw(SEGMENT_PATTERN, "run0");
         let prefix = WritePrefix::parse(&self.mount.join(&format!("{segment}/{execution_id}/")))
@@ -110,7 +110,7 @@ mod tests {
         let mount = WritePrefix::parse("/tmp/theory-conform/r/").unwrap();
         let draw = |seed, name| {
             let mut ids = Ids::new(Seed(seed), name, mount.clone());
-            (0..3).map(|_| ids.next()).collect::<Vec<_>>()
+            (0..3).map(|_| ids.draw_next()).collect::<Vec<_>>()
         };
         assert_eq!(draw(7, "a::b"), draw(7, "a::b"));
         assert_ne!(draw(7, "a::b"), draw(8, "a::b"));
@@ -118,7 +118,11 @@ mod tests {
         for run in draw(7, "a::b") {
             assert!(crate::plan::check_execution_id(&run.execution_id).is_ok());
             assert!(run.prefix.as_str().starts_with("/tmp/theory-conform/r/"));
-            assert!(run.prefix.as_str().ends_with(&format!("/{}/", run.execution_id)));
+            assert!(
+                run.prefix
+                    .as_str()
+                    .ends_with(&format!("/{}/", run.execution_id))
+            );
         }
     }
 }

@@ -58,9 +58,7 @@ impl ConfigError {
 
     /// A YAML error with its position.
     pub(crate) fn yaml(origin: &str, error: &serde_yaml_ng::Error) -> Self {
-        let (line, column) = error
-            .location()
-            .map_or((1, 1), |l| (l.line(), l.column()));
+        let (line, column) = error.location().map_or((1, 1), |l| (l.line(), l.column()));
         Self::Invalid {
             origin: origin.to_owned(),
             line,
@@ -418,8 +416,10 @@ pub struct HttpStatusParams {
     /// The envelope's error code.
     #[serde(deserialize_with = "de_code_required")]
     pub expect_code: ErrorCode,
-    /// The envelope's `execution_id`: a template (`""`, `{execution_id}`).
-    pub expect_execution_id: String,
+    /// The envelope's `execution_id`, a template (`""`, `{execution_id}`);
+    /// not checked when absent.
+    #[serde(default)]
+    pub expect_execution_id: Option<String>,
 }
 
 /// One raw first frame of a `ws_close` case.
@@ -684,7 +684,8 @@ impl Suite {
     pub fn parse(text: &str, origin: &str, stem: &str) -> Result<Self, ConfigError> {
         let raw: RawSuite =
             serde_yaml_ng::from_str(text).map_err(|e| ConfigError::yaml(origin, &e))?;
-        let invalid = |needle: &str, message: String| ConfigError::at(origin, text, needle, message);
+        let invalid =
+            |needle: &str, message: String| ConfigError::at(origin, text, needle, message);
         if raw.version != 1 {
             return Err(invalid(
                 "version",
@@ -708,13 +709,14 @@ impl Suite {
         for raw_case in raw.cases {
             let anchor = format!("name: {}", raw_case.name);
             let case_at = text.find(&anchor).unwrap_or(0);
+            let case_name = raw_case.name.clone();
             let at = |needle: &str, message: String| {
                 let (line, column) = locate_from(text, needle, case_at);
                 ConfigError::Invalid {
                     origin: origin.to_owned(),
                     line,
                     column,
-                    message: format!("case {}: {message}", raw_case.name),
+                    message: format!("case {case_name}: {message}"),
                 }
             };
             if !is_name(&raw_case.name, false) {
@@ -758,7 +760,10 @@ fn resolve_case(
         ));
     }
     if raw.max_fixtures == Some(0) {
-        return Err(at("max_fixtures", "max_fixtures must be at least 1".to_owned()));
+        return Err(at(
+            "max_fixtures",
+            "max_fixtures must be at least 1".to_owned(),
+        ));
     }
     let targets = raw
         .targets
@@ -789,7 +794,10 @@ fn resolve_case(
         ));
     }
     if raw.golden && !kind.can_golden() {
-        return Err(at("golden", format!("check {kind} has no envelope to compare with a golden")));
+        return Err(at(
+            "golden",
+            format!("check {kind} has no envelope to compare with a golden"),
+        ));
     }
     let check = parse_params(kind, raw.params, &fixtures, at)?;
     Ok(Case {
@@ -851,8 +859,15 @@ fn parse_params(
                 fixtures,
                 at,
             )?;
-            if let Some(bad) = unknown_placeholder(&p.expect_execution_id) {
-                return Err(at("expect_execution_id", format!("unknown placeholder {bad}")));
+            if let Some(bad) = p
+                .expect_execution_id
+                .as_deref()
+                .and_then(unknown_placeholder)
+            {
+                return Err(at(
+                    "expect_execution_id",
+                    format!("unknown placeholder {bad}"),
+                ));
             }
             Check::HttpStatus(p)
         }
@@ -919,7 +934,10 @@ fn check_sends<'a>(
     if any {
         Ok(())
     } else {
-        Err(at("sends", "sends must list at least one request".to_owned()))
+        Err(at(
+            "sends",
+            "sends must list at least one request".to_owned(),
+        ))
     }
 }
 
@@ -945,7 +963,10 @@ mod tests {
     fn params_are_typed_per_check() {
         let text = "version: 1\nsuite: s\ndescription: d\ncases:\n  - name: a\n    description: d\n    check: ws_close\n    fixtures: none\n    transports: [ws]\n    params:\n      expect_close: 1002\n      colour: red\n      sends: []\n";
         let e = err(text);
-        assert!(e.starts_with("s.yaml:10:5: case a: params: unknown field `colour`"), "{e}");
+        assert!(
+            e.starts_with("s.yaml:10:5: case a: params: unknown field `colour`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -45,7 +45,7 @@ impl Cli {
             args: args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
             stdin: Vec::new(),
             env: Vec::new(),
-            timeout: Duration::from_secs(60),
+            timeout: Duration::from_secs(180),
         }
     }
 
@@ -65,7 +65,10 @@ impl Cli {
     }
 
     /// Runs to completion (killed after the timeout, which fails the test).
+    /// stdout and stderr are drained while it runs, so a chatty command
+    /// never blocks on a full pipe.
     pub fn run(self) -> Run {
+        use std::io::Read as _;
         let mut child = Command::new(env!("CARGO_BIN_EXE_theory-conform"))
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -80,27 +83,43 @@ impl Cli {
             // The binary may exit before reading everything; that is its right.
             let _ = stdin.write_all(&input);
         });
+        let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                let _ = pipe.read_to_end(&mut bytes);
+                bytes
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+        let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
         let started = Instant::now();
-        loop {
-            if child.try_wait().expect("wait").is_some() {
-                break;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
             }
             if started.elapsed() > self.timeout {
                 let _ = child.kill();
+                let _ = child.wait();
                 panic!(
                     "theory-conform {:?} did not finish within {:?}",
                     self.args, self.timeout
                 );
             }
             std::thread::sleep(Duration::from_millis(5));
-        }
-        let out = child.wait_with_output().expect("output");
+        };
         let _ = writer.join();
         Run {
-            code: out.status.code().expect("exited, not killed by a signal"),
-            stdout: out.stdout,
-            stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+            code: status.code().expect("exited, not killed by a signal"),
+            stdout: stdout.join().expect("stdout reader"),
+            stderr: String::from_utf8(stderr.join().expect("stderr reader"))
+                .expect("stderr is UTF-8"),
         }
+    }
+
+    /// A longer timeout, for whole lanes.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 }
 

@@ -42,5 +42,6 @@ pub fn render(info: &RunInfo, events: &[Event]) -> Vec<u8> {
         },
         "trials": trials,
     });
-    theory_contract::canon::to_canonical_serde(&doc).unwrap_or_else(|_| doc.to_string().into_bytes())
+    theory_contract::canon::to_canonical_serde(&doc)
+        .unwrap_or_else(|_| doc.to_string().into_bytes())
 }

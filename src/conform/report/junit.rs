@@ -46,7 +46,8 @@ pub fn render(info: &RunInfo, events: &[Event]) -> Result<String, String> {
             }
         };
         let mut case = TestCase::new(clean(&record.name), status);
-        case.set_classname(clean(&record.suite)).set_time(record.duration);
+        case.set_classname(clean(&record.suite))
+            .set_time(record.duration);
         suites.entry(record.suite.as_str()).or_default().push(case);
         *times.entry(record.suite.as_str()).or_default() += record.duration;
     }

@@ -113,6 +113,9 @@ mod tests {
 
     #[test]
     fn clean_escapes_what_xml_forbids() {
-        assert_eq!(clean("a\u{0}b\u{1b}[31mc\r\n\u{ffff}"), "a\\u{0000}b\\u{001b}[31mc\\r\n\\u{ffff}");
+        assert_eq!(
+            clean("a\u{0}b\u{1b}[31mc\r\n\u{ffff}"),
+            "a\\u{0000}b\\u{001b}[31mc\\r\n\\u{ffff}"
+        );
     }
 }

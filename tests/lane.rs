@@ -1,0 +1,451 @@
+//! `theory-conform --lane <name>`: the conformance runner, end to end, with
+//! the real binary, the real reference processor (native with TLS as the
+//! "remote") and its pinned container.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use support::processor::{Options, Processor, digest_of, docker_available, reference_image};
+use support::{Cli, Run, fixture};
+
+const NAME: &str = "theory/reference@0.1.0";
+const FINGERPRINT: &str = "cpu:1;memory:512Mi;platform:amd64;runtime:container";
+
+/// A native TLS processor that claims the pinned image's digest, as a
+/// deployment of that image would.
+fn remote(fault: Option<&str>) -> Processor {
+    let mut options = Options::tls()
+        .env("IMAGE_DIGEST", &digest_of(&reference_image()))
+        .env("THEORY_ENV_FINGERPRINT", FINGERPRINT);
+    if let Some(fault) = fault {
+        options = options.fault(fault);
+    }
+    Processor::start(options)
+}
+
+/// A registry with the reference processor: its pinned image (when
+/// `image`), and the remote's url (when given).
+fn registry(dir: &Path, image: bool, remote: Option<&Processor>) -> PathBuf {
+    let mut body = format!("version: 1\nprocessors:\n  {NAME}:\n");
+    if image {
+        let image = reference_image();
+        body.push_str(&format!("    image: {image}\n    expected_oci: {image}\n"));
+    }
+    if let Some(remote) = remote {
+        body.push_str(&format!(
+            "    url: {}\n    ca_file: {}\n",
+            remote.http_url(),
+            remote.ca_file.as_ref().expect("a TLS processor").display()
+        ));
+    }
+    body.push_str(&format!(
+        "    env:\n      THEORY_ENV_FINGERPRINT: {FINGERPRINT}\n    run_timeout: 20s\n    fixtures: {}\n",
+        fixture("fixtures/reference-processor/inputs").display()
+    ));
+    let path = dir.join("registry.yaml");
+    std::fs::write(&path, body).expect("write registry");
+    path
+}
+
+/// A lane run with reports in `dir`, the repository's goldens, nothing written.
+fn lane(name: &str, registry: &Path, dir: &Path) -> Cli {
+    Cli::new(["--lane", name])
+        .arg("--registry")
+        .arg(registry)
+        .arg("--junit")
+        .arg(dir.join("junit.xml"))
+        .arg("--json")
+        .arg(dir.join("summary.json"))
+        .arg("--work-dir")
+        .arg(dir.join("work"))
+        .arg("--golden-dir")
+        .arg(fixture("golden"))
+        .env("CI", "true")
+}
+
+/// The JSON summary.
+fn summary(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
+    serde_json::from_str(&text).expect("summary is JSON")
+}
+
+/// Names of the trials with `verdict`.
+fn trials_with(summary: &serde_json::Value, verdict: &str) -> BTreeSet<String> {
+    summary["trials"]
+        .as_array()
+        .expect("trials")
+        .iter()
+        .filter(|t| t["verdict"] == verdict)
+        .map(|t| t["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+/// The JUnit counts, read with a real XML parser: (tests, failures, errors, skipped),
+/// summed over the suites, and checked against the testcase elements.
+fn junit_counts(dir: &Path) -> (usize, usize, usize, usize) {
+    use quick_xml::events::Event;
+    let xml = std::fs::read_to_string(dir.join("junit.xml")).expect("junit.xml");
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let (mut declared, mut cases, mut failures, mut errors, mut skipped) =
+        ([0usize; 4], 0, 0, 0, 0);
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) => match e.name().as_ref() {
+                b"testsuite" => {
+                    for attr in e.attributes() {
+                        let attr = attr.expect("attribute");
+                        let value: usize = match String::from_utf8_lossy(&attr.value).parse() {
+                            Ok(v) => v,
+                            Err(_) => continue,
+                        };
+                        match attr.key.as_ref() {
+                            b"tests" => declared[0] += value,
+                            b"failures" => declared[1] += value,
+                            b"errors" => declared[2] += value,
+                            b"skipped" => declared[3] += value,
+                            _ => {}
+                        }
+                    }
+                }
+                b"testcase" => cases += 1,
+                b"failure" => failures += 1,
+                b"error" => errors += 1,
+                b"skipped" => skipped += 1,
+                _ => {}
+            },
+            Event::End(_)
+            | Event::Text(_)
+            | Event::CData(_)
+            | Event::Comment(_)
+            | Event::Decl(_)
+            | Event::PI(_)
+            | Event::DocType(_)
+            | Event::GeneralRef(_) => {}
+        }
+    }
+    assert_eq!(
+        declared,
+        [cases, failures, errors, skipped],
+        "JUnit counts disagree with its elements"
+    );
+    (cases, failures, errors, skipped)
+}
+
+fn events(run: &Run, name: &str) -> Vec<serde_json::Value> {
+    run.stderr_events()
+        .into_iter()
+        .filter(|e| e["event"] == name)
+        .collect()
+}
+
+fn explain(run: &Run) -> String {
+    format!(
+        "exit {}\nstdout:\n{}\nstderr (tail):\n{}",
+        run.code,
+        run.stdout_text(),
+        {
+            let lines: Vec<&str> = run.stderr.lines().collect();
+            lines[lines.len().saturating_sub(20)..].join("\n")
+        }
+    )
+}
+
+#[test]
+fn list_prints_every_trial_without_starting_a_container_or_connecting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let remote = remote(None);
+    let registry = registry(dir.path(), true, Some(&remote));
+    let run = lane("staging", &registry, dir.path()).arg("--list").run();
+    assert_eq!(run.code, 0, "{}", explain(&run));
+    let names: Vec<String> = run
+        .stdout_text()
+        .lines()
+        .map(|l| {
+            l.strip_suffix(": test")
+                .expect("`name: test` lines")
+                .to_owned()
+        })
+        .collect();
+    assert!(names.len() > 60, "{names:?}");
+    for name in [
+        "contract::envelope::theory/reference@0.1.0::local::ws",
+        "contract::http_415::theory/reference@0.1.0::url::http",
+        "contract::health::theory/reference@0.1.0::url::none",
+        "parity::targets::theory/reference@0.1.0::url::sse",
+        "parity::negative_endpoint::theory/reference@0.1.0::url::ws",
+        "parity::negative_image::theory/reference@0.1.0::local::http",
+        "determinism::random_ids::theory/reference@0.1.0::local::sse",
+        "supply_chain::tag_refused::theory/reference@0.1.0::local::none",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name} not listed");
+    }
+    assert!(events(&run, "conform.connect").is_empty());
+    assert!(events(&run, "adapter.container.start").is_empty());
+    assert!(
+        !dir.path().join("work").exists(),
+        "--list wrote a run folder"
+    );
+}
+
+#[test]
+fn the_reference_processor_passes_every_trial_of_every_lane() {
+    if !docker_available() {
+        return;
+    }
+    let remote = remote(None);
+    for name in ["dev", "pr", "staging", "main"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registry = registry(dir.path(), true, Some(&remote));
+        let run = lane(name, &registry, dir.path()).run();
+        assert_eq!(run.code, 0, "lane {name}: {}", explain(&run));
+        assert!(run.stdout_text().starts_with("seed: "));
+        let summary = summary(dir.path());
+        let (tests, failures, errors, skipped) = junit_counts(dir.path());
+        assert_eq!((failures, errors), (0, 0), "lane {name}");
+        assert_eq!(
+            tests,
+            summary["counts"]["total"].as_u64().expect("total") as usize
+        );
+        assert_eq!(
+            skipped,
+            summary["counts"]["skipped"].as_u64().expect("skipped") as usize
+        );
+        // Both targets ran: nothing of the url target was skipped.
+        let skipped = trials_with(&summary, "skip");
+        assert!(
+            skipped.iter().all(|n| !n.contains("::url::")),
+            "lane {name} skipped url trials: {skipped:?}"
+        );
+        assert!(
+            !dir.path()
+                .join("work")
+                .read_dir()
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false),
+            "a passing run removes its prefixes"
+        );
+    }
+}
+
+#[test]
+fn a_filter_runs_a_subset_and_the_seed_replays_the_same_ids() {
+    if !docker_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = registry(dir.path(), true, None);
+    let filter = "determinism::random_ids::theory/reference@0.1.0::local::ws";
+    let ids = |seed: &str| {
+        let run = lane("pr", &registry, dir.path())
+            .arg("--seed")
+            .arg(seed)
+            .arg("--exact")
+            .arg(filter)
+            .run();
+        assert_eq!(run.code, 0, "{}", explain(&run));
+        assert_eq!(
+            run.stdout_text().lines().next(),
+            Some(format!("seed: {seed}").as_str())
+        );
+        assert!(
+            run.stdout_text().contains("running 1 test"),
+            "{}",
+            run.stdout_text()
+        );
+        assert_eq!(summary(dir.path())["counts"]["total"], 1);
+        events(&run, "orchestrator.config")
+            .iter()
+            .map(|e| {
+                let id = e["execution_id"].as_str().expect("id").to_owned();
+                let prefix = e["write_prefix"].as_str().expect("prefix");
+                // The prefix below the run folder replays too.
+                let below = prefix.split_once("/conform-").expect("run folder").1;
+                (id, below.split_once('/').expect("below").1.to_owned())
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = ids("42");
+    assert_eq!(first.len(), 9, "3 fixtures x 3 runs");
+    assert_eq!(first, ids("42"));
+    assert_ne!(first, ids("43"));
+}
+
+#[test]
+fn a_faulty_processor_fails_its_named_trial_naming_the_rule() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let remote = remote(Some("outputs-unsorted"));
+    let registry = registry(dir.path(), false, Some(&remote));
+    let run = lane("dev", &registry, dir.path()).run();
+    assert_eq!(run.code, 1, "{}", explain(&run));
+    let summary = summary(dir.path());
+    let failed = trials_with(&summary, "fail");
+    for transport in ["ws", "http"] {
+        let name = format!("contract::envelope::{NAME}::url::{transport}");
+        assert!(failed.contains(&name), "{name} did not fail: {failed:?}");
+        let message = summary["trials"]
+            .as_array()
+            .expect("trials")
+            .iter()
+            .find(|t| t["name"] == name.as_str())
+            .and_then(|t| t["message"].as_str())
+            .expect("message");
+        assert!(message.contains("envelope.outputs.unsorted"), "{message}");
+    }
+    // The local target is not in this registry entry: skipped, with the reason.
+    let skipped = trials_with(&summary, "skip");
+    assert!(skipped.contains(&format!("contract::envelope::{NAME}::local::ws")));
+    assert!(
+        run.stdout_text()
+            .contains("ignored (no image in the registry entry)"),
+        "{}",
+        run.stdout_text()
+    );
+    let (_, failures, errors, _) = junit_counts(dir.path());
+    assert_eq!((failures, errors), (failed.len(), 0));
+}
+
+#[test]
+fn with_the_engine_stopped_the_lane_exits_3_with_errors_not_failures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = registry(dir.path(), true, None);
+    let run = lane("pr", &registry, dir.path())
+        .env("DOCKER_HOST", "unix:///nonexistent.sock")
+        .run();
+    assert_eq!(run.code, 3, "{}", explain(&run));
+    let (tests, failures, errors, _) = junit_counts(dir.path());
+    assert_eq!(failures, 0);
+    assert!(errors > 30 && errors < tests, "{errors} errors of {tests}");
+    let summary = summary(dir.path());
+    let message = summary["trials"]
+        .as_array()
+        .expect("trials")
+        .iter()
+        .find(|t| t["verdict"] == "error")
+        .and_then(|t| t["message"].as_str())
+        .expect("an error");
+    assert!(message.contains("ERR_DOCKER"), "{message}");
+}
+
+#[test]
+fn malformed_suite_and_lanes_files_exit_2_naming_file_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = registry(dir.path(), true, None);
+    let suites = dir.path().join("suites");
+    std::fs::create_dir(&suites).expect("mkdir");
+    for name in ["contract", "determinism", "parity", "supply_chain"] {
+        std::fs::copy(
+            fixture(&format!("suites/{name}.yaml")),
+            suites.join(format!("{name}.yaml")),
+        )
+        .expect("copy suite");
+    }
+    let lanes = dir.path().join("lanes.yaml");
+    let good = std::fs::read_to_string(fixture("ci/lanes.yaml"))
+        .expect("lanes")
+        .replace("suites_dir: ../suites", "suites_dir: suites");
+    std::fs::write(&lanes, &good).expect("write lanes");
+    let run = lane("pr", &registry, dir.path())
+        .arg("--lanes")
+        .arg(&lanes)
+        .arg("--list")
+        .run();
+    assert_eq!(run.code, 0, "{}", explain(&run));
+
+    // A suite whose case names a check outside the closed set.
+    let contract = suites.join("contract.yaml");
+    let text = std::fs::read_to_string(&contract).expect("suite");
+    let broken = text.replacen("check: artifacts", "check: artefacts", 1);
+    std::fs::write(&contract, &broken).expect("write suite");
+    let line = broken
+        .lines()
+        .position(|l| l.contains("artefacts"))
+        .expect("line")
+        + 1;
+    let run = lane("pr", &registry, dir.path())
+        .arg("--lanes")
+        .arg(&lanes)
+        .run();
+    assert_eq!(run.code, 2, "{}", explain(&run));
+    let at = format!("{}:{line}:12:", contract.display());
+    assert!(run.stderr.contains(&at), "{at} not in {}", run.stderr);
+    std::fs::write(&contract, &text).expect("restore suite");
+
+    // A lanes file with an unknown key.
+    let broken = good.replacen(
+        "    allow_known_failures: true\n",
+        "    allow_known_failures: true\n    colour: red\n",
+        1,
+    );
+    std::fs::write(&lanes, &broken).expect("write lanes");
+    let run = lane("pr", &registry, dir.path())
+        .arg("--lanes")
+        .arg(&lanes)
+        .run();
+    assert_eq!(run.code, 2, "{}", explain(&run));
+    let shown = lanes.display().to_string();
+    let message = run.event_message("error.usage").expect("error.usage");
+    assert!(message.starts_with(&format!("{shown}:")), "{message}");
+    let position: Vec<&str> = message[shown.len() + 1..].splitn(3, ':').collect();
+    assert!(
+        position[0].parse::<usize>().is_ok() && position[1].parse::<usize>().is_ok(),
+        "{message}"
+    );
+    assert!(message.contains("colour"), "{message}");
+}
+
+#[test]
+fn a_tag_where_a_digest_is_required_fails_the_lane_at_load() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("registry.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "version: 1\nprocessors:\n  {NAME}:\n    image: 127.0.0.1:5000/theory/reference-processor:latest\n    fixtures: {}\n",
+            fixture("fixtures/reference-processor/inputs").display()
+        ),
+    )
+    .expect("write registry");
+    let run = lane("staging", &path, dir.path()).arg("--list").run();
+    assert_eq!(run.code, 2, "{}", explain(&run));
+    let message = run.event_message("error.usage").expect("error.usage");
+    assert!(
+        message.starts_with(&format!("{}:4:12:", path.display())),
+        "{message}"
+    );
+    assert!(message.contains("pinned by tag"), "{message}");
+    // The dev lane accepts tags.
+    let run = lane("dev", &path, dir.path()).arg("--list").run();
+    assert_eq!(run.code, 0, "{}", explain(&run));
+}
+
+#[test]
+fn the_main_lane_requires_expected_oci() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("registry.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "version: 1\nprocessors:\n  {NAME}:\n    image: {}\n",
+            reference_image()
+        ),
+    )
+    .expect("write registry");
+    let run = lane("main", &path, dir.path()).arg("--list").run();
+    assert_eq!(run.code, 2, "{}", explain(&run));
+    let message = run.event_message("error.usage").expect("error.usage");
+    assert!(
+        message.starts_with(&format!("{}:3:3:", path.display())),
+        "{message}"
+    );
+    assert!(message.contains("expected_oci"), "{message}");
+    let run = lane("nope", &path, dir.path()).arg("--list").run();
+    assert_eq!(run.code, 2);
+    assert!(
+        run.event_message("error.usage")
+            .expect("usage")
+            .contains("known: dev, main, pr, staging")
+    );
+}
