@@ -7,6 +7,7 @@
 pub mod adapter;
 pub mod artifacts;
 pub mod cli;
+pub mod config_file;
 pub mod conform;
 pub mod exit;
 pub mod image;

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use url::Url;
 
 pub use crate::image::{ImageRef, Pin};
+use crate::config_file::ConfigError;
 
 /// The embedded default registry.
 pub const EMBEDDED: &str = include_str!("../registry.yaml");
@@ -157,29 +158,7 @@ pub enum TagPolicy {
 }
 
 /// Why a registry did not load; every case is a configuration error (exit 2).
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    /// The file could not be read.
-    #[error("{origin}: cannot read: {reason}")]
-    Unreadable {
-        /// File name.
-        origin: String,
-        /// OS error.
-        reason: String,
-    },
-    /// YAML syntax, an unknown key, a wrong type (with position).
-    #[error("{origin}:{line}:{column}: {message}")]
-    Invalid {
-        /// File name.
-        origin: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
-}
+pub type RegistryError = ConfigError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -246,24 +225,10 @@ impl Registry {
         base: &Path,
         policy: TagPolicy,
     ) -> Result<Self, RegistryError> {
-        let raw: RawRegistry = serde_yaml_ng::from_str(text).map_err(|e| {
-            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            RegistryError::Invalid {
-                origin: origin.to_owned(),
-                line,
-                column,
-                message: e.to_string(),
-            }
-        })?;
-        let invalid = |needle: &str, message: String| {
-            let (line, column) = locate(text, needle);
-            RegistryError::Invalid {
-                origin: origin.to_owned(),
-                line,
-                column,
-                message,
-            }
-        };
+        let raw: RawRegistry =
+            serde_yaml_ng::from_str(text).map_err(|e| ConfigError::yaml(origin, &e))?;
+        let invalid =
+            |needle: &str, message: String| ConfigError::at(origin, text, needle, message);
         if raw.version != 1 {
             return Err(invalid(
                 "version",
@@ -452,15 +417,4 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
         _ => Err(format!("{s:?} is not a duration like 250ms, 12s or 2m")),
     }
-}
-
-/// 1-based line and column of the first occurrence of `needle` in `text`
-/// (1:1 when absent): where a checked value was written.
-fn locate(text: &str, needle: &str) -> (usize, usize) {
-    text.find(needle).map_or((1, 1), |offset| {
-        let before = &text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
-        (line, column)
-    })
 }
