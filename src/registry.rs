@@ -17,8 +17,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-pub use crate::image::{ImageRef, Pin};
+use crate::adapter::Transport;
 use crate::config_file::ConfigError;
+pub use crate::image::{ImageRef, Pin};
 
 /// The embedded default registry.
 pub const EMBEDDED: &str = include_str!("../registry.yaml");
@@ -32,6 +33,8 @@ pub const DEFAULT_HEALTH: Duration = Duration::from_secs(12);
 pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Parallel trials per processor when the entry sets none.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 4;
+/// The transports every processor serves (CONTRACT.md §6); SSE is optional.
+pub const DEFAULT_TRANSPORTS: [Transport; 2] = [Transport::Ws, Transport::Http];
 /// The container port when the entry sets none.
 pub const DEFAULT_PORT: u16 = 8000;
 
@@ -115,6 +118,10 @@ pub struct Entry {
     pub run_timeout: Duration,
     /// Parallel trials at most.
     pub max_concurrency: usize,
+    /// The transports it serves. WebSocket and HTTP are the contract's;
+    /// SSE (`POST /run-stream`) is optional, so it is tested only when
+    /// declared. Default: `[ws, http]`.
+    pub transports: Vec<Transport>,
     /// The inputs it accepts and rejects.
     pub fixtures: Fixtures,
 }
@@ -183,6 +190,7 @@ struct RawEntry {
     health: Option<String>,
     run_timeout: Option<String>,
     max_concurrency: Option<usize>,
+    transports: Option<Vec<String>>,
     fixtures: Option<PathBuf>,
 }
 
@@ -342,6 +350,38 @@ fn resolve_entry(raw: RawEntry, base: &Path, policy: TagPolicy) -> Result<Entry,
             ));
         }
     }
+    let transports = match &raw.transports {
+        None => DEFAULT_TRANSPORTS.to_vec(),
+        Some(names) => {
+            let mut transports = Vec::new();
+            for name in names {
+                let transport = Transport::ALL
+                    .into_iter()
+                    .find(|t| t.as_str() == name)
+                    .ok_or_else(|| {
+                        (
+                            Some(name.clone()),
+                            format!("transports: {name:?} is not ws, http or sse"),
+                        )
+                    })?;
+                if !transports.contains(&transport) {
+                    transports.push(transport);
+                }
+            }
+            for required in DEFAULT_TRANSPORTS {
+                if !transports.contains(&required) {
+                    return Err((
+                        Some("transports".to_owned()),
+                        format!(
+                            "transports: {required} is required by the contract (only sse is optional)"
+                        ),
+                    ));
+                }
+            }
+            transports.sort_by_key(|t| Transport::ALL.iter().position(|a| a == t));
+            transports
+        }
+    };
     let max_concurrency = raw.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
     if max_concurrency == 0 {
         return Err((
@@ -370,6 +410,7 @@ fn resolve_entry(raw: RawEntry, base: &Path, policy: TagPolicy) -> Result<Entry,
         health,
         run_timeout,
         max_concurrency,
+        transports,
         fixtures,
     })
 }

@@ -239,3 +239,22 @@ fn processor_refs_parse_strictly() {
         assert!(ProcessorRef::parse(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn sse_is_tested_only_when_declared() {
+    use theory_conform::adapter::Transport;
+    let plain = parse(&entry("    url: https://e/\n"), TagPolicy::RequireDigest).expect("valid");
+    assert_eq!(
+        plain.processors.values().next().expect("entry").transports,
+        [Transport::Ws, Transport::Http]
+    );
+    let all = parse(
+        &entry("    url: https://e/\n    transports: [sse, http, ws, sse]\n"),
+        TagPolicy::RequireDigest,
+    )
+    .expect("valid");
+    assert_eq!(
+        all.processors.values().next().expect("entry").transports,
+        [Transport::Ws, Transport::Http, Transport::Sse]
+    );
+}
