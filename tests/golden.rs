@@ -19,7 +19,7 @@ fn registry(dir: &Path) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "version: 1\nprocessors:\n  {NAME}:\n    image: {image}\n    expected_oci: {image}\n    env:\n      THEORY_ENV_FINGERPRINT: cpu:1;memory:512Mi;platform:amd64;runtime:container\n    fixtures: {}\n",
+            "version: 1\nprocessors:\n  {NAME}:\n    image: {image}\n    expected_oci: {image}\n    env:\n      THEORY_ENV_FINGERPRINT: cpu:1;memory:512Mi;platform:amd64;runtime:container\n    transports: [ws, http, sse]\n    fixtures: {}\n",
             fixture("fixtures/reference-processor/inputs").display()
         ),
     )

@@ -41,7 +41,7 @@ fn registry(dir: &Path, image: bool, remote: Option<&Processor>) -> PathBuf {
         ));
     }
     body.push_str(&format!(
-        "    env:\n      THEORY_ENV_FINGERPRINT: {FINGERPRINT}\n    run_timeout: 20s\n    fixtures: {}\n",
+        "    env:\n      THEORY_ENV_FINGERPRINT: {FINGERPRINT}\n    run_timeout: 20s\n    transports: [ws, http, sse]\n    fixtures: {}\n",
         fixture("fixtures/reference-processor/inputs").display()
     ));
     let path = dir.join("registry.yaml");
@@ -403,7 +403,7 @@ fn a_tag_where_a_digest_is_required_fails_the_lane_at_load() {
     std::fs::write(
         &path,
         format!(
-            "version: 1\nprocessors:\n  {NAME}:\n    image: 127.0.0.1:5000/theory/reference-processor:latest\n    fixtures: {}\n",
+            "version: 1\nprocessors:\n  {NAME}:\n    image: 127.0.0.1:5000/theory/reference-processor:latest\n    transports: [ws, http, sse]\n    fixtures: {}\n",
             fixture("fixtures/reference-processor/inputs").display()
         ),
     )
@@ -448,4 +448,26 @@ fn the_main_lane_requires_expected_oci() {
             .expect("usage")
             .contains("known: dev, main, pr, staging")
     );
+}
+
+/// SSE is optional in the contract: an entry that does not declare it gets
+/// its SSE trials skipped with the reason, and a processor that has no
+/// `/run-stream` still passes.
+#[test]
+fn sse_trials_are_skipped_when_the_entry_does_not_declare_sse() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let remote = remote(Some("sse-no-done"));
+    let path = registry(dir.path(), false, Some(&remote));
+    let text = std::fs::read_to_string(&path).expect("registry");
+    std::fs::write(&path, text.replace("    transports: [ws, http, sse]\n", "")).expect("write");
+    let run = lane("staging", &path, dir.path()).arg("sse").run();
+    assert_eq!(run.code, 0, "{}", explain(&run));
+    let stdout = run.stdout_text();
+    assert!(stdout.contains("contract::sse_sequence::theory/reference@0.1.0::url::sse"), "{stdout}");
+    assert!(stdout.contains("does not declare sse"), "{stdout}");
+    assert!(!stdout.contains("... ok"), "an sse trial ran: {stdout}");
+    // Declared, the same faulty processor fails its SSE sequence.
+    std::fs::write(&path, text).expect("write");
+    let declared = lane("staging", &path, dir.path()).arg("contract::sse_sequence").run();
+    assert_eq!(declared.code, 1, "{}", explain(&declared));
 }

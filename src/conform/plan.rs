@@ -306,6 +306,21 @@ fn work(
     vias: &[Via],
 ) -> Result<Work, String> {
     offer(&pp.entry, target)?;
+    if let Some(transport) = via.transport().filter(|t| !pp.entry.transports.contains(t)) {
+        return Err(format!(
+            "the registry entry does not declare {transport} (SSE is optional; list it in `transports` to test it)"
+        ));
+    }
+    // Parity and its kin pair transports the processor serves.
+    let vias: Vec<Via> = vias
+        .iter()
+        .copied()
+        .filter(|v| {
+            v.transport()
+                .is_none_or(|t| pp.entry.transports.contains(&t))
+        })
+        .collect();
+    let vias = vias.as_slice();
     let mut inputs: Vec<Input> = case
         .fixtures
         .iter()
