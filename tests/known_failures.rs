@@ -12,11 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use support::fixture;
 use support::processor::{Options, Processor, reference_image};
-use support::{Cli, Run, fixture};
 
-const NAME: &str = "theory/reference@0.1.0";
-const FINGERPRINT: &str = "cpu:1;memory:512Mi;platform:amd64;runtime:container";
+use support::lanes::{FINGERPRINT, NAME, explain, lane, summary, trials_with};
 
 fn remote(fault: Option<&str>) -> Processor {
     let mut options = Options::plain().env("THEORY_ENV_FINGERPRINT", FINGERPRINT);
@@ -37,43 +36,10 @@ fn registry(dir: &Path, url: &str) -> PathBuf {
     path
 }
 
-fn lane(name: &str, registry: &Path, dir: &Path) -> Cli {
-    Cli::new(["--lane", name])
-        .arg("--registry")
-        .arg(registry)
-        .arg("--junit")
-        .arg(dir.join("junit.xml"))
-        .arg("--json")
-        .arg(dir.join("summary.json"))
-        .arg("--work-dir")
-        .arg(dir.join("work"))
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .arg("--golden-dir")
-        .arg(fixture("golden"))
-        .env("CI", "true")
-        .timeout(Duration::from_secs(90))
-}
-
 fn list(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, format!("version: 1\nentries:\n{body}")).expect("write list");
     path
-}
-
-fn summary(dir: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
-    serde_json::from_str(&text).expect("summary is JSON")
-}
-
-fn trials_with(summary: &serde_json::Value, verdict: &str) -> BTreeSet<String> {
-    summary["trials"]
-        .as_array()
-        .expect("trials")
-        .iter()
-        .filter(|t| t["verdict"] == verdict)
-        .map(|t| t["name"].as_str().expect("name").to_owned())
-        .collect()
 }
 
 fn message_of(summary: &serde_json::Value, name: &str) -> String {
@@ -85,16 +51,6 @@ fn message_of(summary: &serde_json::Value, name: &str) -> String {
         .and_then(|t| t["message"].as_str())
         .unwrap_or_else(|| panic!("no trial {name}"))
         .to_owned()
-}
-
-fn explain(run: &Run) -> String {
-    let lines: Vec<&str> = run.stderr.lines().collect();
-    format!(
-        "exit {}\nstdout:\n{}\nstderr (tail):\n{}",
-        run.code,
-        run.stdout_text(),
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    )
 }
 
 const ENVELOPE_URL: &str = "  - trial: 'contract::envelope::*::url::*'\n    reason: outputs come unsorted (upstream issue 7)\n";

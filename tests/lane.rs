@@ -4,14 +4,12 @@
 
 mod support;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use support::processor::{Options, Processor, digest_of, docker_available, reference_image};
-use support::{Cli, Run, fixture};
+use support::{Run, fixture};
 
-const NAME: &str = "theory/reference@0.1.0";
-const FINGERPRINT: &str = "cpu:1;memory:512Mi;platform:amd64;runtime:container";
+use support::lanes::{FINGERPRINT, NAME, explain, lane, summary, trials_with};
 
 /// A native TLS processor that claims the pinned image's digest, as a
 /// deployment of that image would.
@@ -47,39 +45,6 @@ fn registry(dir: &Path, image: bool, remote: Option<&Processor>) -> PathBuf {
     let path = dir.join("registry.yaml");
     std::fs::write(&path, body).expect("write registry");
     path
-}
-
-/// A lane run with reports in `dir`, the repository's goldens, nothing written.
-fn lane(name: &str, registry: &Path, dir: &Path) -> Cli {
-    Cli::new(["--lane", name])
-        .arg("--registry")
-        .arg(registry)
-        .arg("--junit")
-        .arg(dir.join("junit.xml"))
-        .arg("--json")
-        .arg(dir.join("summary.json"))
-        .arg("--work-dir")
-        .arg(dir.join("work"))
-        .arg("--golden-dir")
-        .arg(fixture("golden"))
-        .env("CI", "true")
-}
-
-/// The JSON summary.
-fn summary(dir: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
-    serde_json::from_str(&text).expect("summary is JSON")
-}
-
-/// Names of the trials with `verdict`.
-fn trials_with(summary: &serde_json::Value, verdict: &str) -> BTreeSet<String> {
-    summary["trials"]
-        .as_array()
-        .expect("trials")
-        .iter()
-        .filter(|t| t["verdict"] == verdict)
-        .map(|t| t["name"].as_str().expect("name").to_owned())
-        .collect()
 }
 
 /// The JUnit counts, read with a real XML parser: (tests, failures, errors, skipped),
@@ -139,18 +104,6 @@ fn events(run: &Run, name: &str) -> Vec<serde_json::Value> {
         .into_iter()
         .filter(|e| e["event"] == name)
         .collect()
-}
-
-fn explain(run: &Run) -> String {
-    format!(
-        "exit {}\nstdout:\n{}\nstderr (tail):\n{}",
-        run.code,
-        run.stdout_text(),
-        {
-            let lines: Vec<&str> = run.stderr.lines().collect();
-            lines[lines.len().saturating_sub(20)..].join("\n")
-        }
-    )
 }
 
 #[test]
@@ -463,11 +416,16 @@ fn sse_trials_are_skipped_when_the_entry_does_not_declare_sse() {
     let run = lane("staging", &path, dir.path()).arg("sse").run();
     assert_eq!(run.code, 0, "{}", explain(&run));
     let stdout = run.stdout_text();
-    assert!(stdout.contains("contract::sse_sequence::theory/reference@0.1.0::url::sse"), "{stdout}");
+    assert!(
+        stdout.contains("contract::sse_sequence::theory/reference@0.1.0::url::sse"),
+        "{stdout}"
+    );
     assert!(stdout.contains("does not declare sse"), "{stdout}");
     assert!(!stdout.contains("... ok"), "an sse trial ran: {stdout}");
     // Declared, the same faulty processor fails its SSE sequence.
     std::fs::write(&path, text).expect("write");
-    let declared = lane("staging", &path, dir.path()).arg("contract::sse_sequence").run();
+    let declared = lane("staging", &path, dir.path())
+        .arg("contract::sse_sequence")
+        .run();
     assert_eq!(declared.code, 1, "{}", explain(&declared));
 }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod lanes;
 pub mod processor;
 
 use std::io::Write as _;
