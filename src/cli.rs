@@ -58,13 +58,28 @@ pub struct LaneArgs {
     #[arg(
         long,
         env = "THEORY_GOLDEN_DIR",
-        default_value = "golden",
+        default_value = crate::conform::DEFAULT_GOLDEN_DIR,
         value_name = "DIR"
     )]
     golden_dir: PathBuf,
     /// The folder each run writes its prefixes under.
     #[arg(long, env = "THEORY_WORK_DIR", default_value = crate::conform::DEFAULT_WORK_DIR, value_name = "DIR")]
     work_dir: PathBuf,
+    /// Trials expected to fail, with reasons and expiry dates (docs/known-failures.md).
+    #[arg(long, value_name = "FILE")]
+    known_failures: Option<PathBuf>,
+    /// Trials retried (twice at most) when they fail (docs/known-failures.md).
+    #[arg(long, value_name = "FILE")]
+    known_flaky: Option<PathBuf>,
+    /// Run one shard of the selected trials: count:K/N or hash:K/N (K from 1).
+    #[arg(long, value_name = "SCHEME:K/N", value_parser = clap::value_parser!(crate::conform::partition::Partition))]
+    partition: Option<crate::conform::partition::Partition>,
+    /// Run only the trials that failed or errored in the last run (with its seed unless --seed).
+    #[arg(long)]
+    last_failed: bool,
+    /// Where each run records its failures, for --last-failed.
+    #[arg(long, default_value = crate::conform::state::DEFAULT_STATE_DIR, value_name = "DIR")]
+    state_dir: PathBuf,
     #[command(flatten)]
     test: libtest_mimic::Arguments,
 }
@@ -88,6 +103,29 @@ enum Command {
     /// Review and resolve pending goldens (`<golden>.snap.new`).
     #[command(subcommand)]
     Golden(GoldenCommand),
+    /// The fault matrix: run a lane against the reference processor once
+    /// per catalogued fault and once without, and print which cases fail.
+    /// Exit 0 only when every fault fails exactly its catalogued cases and
+    /// the unfaulted processor passes every trial (docs/selftest.md).
+    Selftest(SelftestArgs),
+}
+
+/// `theory-conform selftest`.
+#[derive(Debug, clap::Args)]
+struct SelftestArgs {
+    /// The reference processor binary [default: THEORY_REFERENCE_PROCESSOR,
+    /// else theory-reference-processor beside this executable].
+    #[arg(long, value_name = "PATH")]
+    processor: Option<PathBuf>,
+    /// The lane to run against it (url target).
+    #[arg(long, default_value = "staging", value_name = "NAME")]
+    lane: String,
+    /// Only this fault (repeatable); default: the whole catalogue.
+    #[arg(long = "fault", value_name = "SLUG")]
+    faults: Vec<String>,
+    /// Also write the matrix as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -198,6 +236,14 @@ impl Cli {
         };
         match command {
             Command::Golden(golden) => golden_command(golden),
+            Command::Selftest(args) => {
+                crate::conform::selftest::run(&crate::conform::selftest::Options {
+                    processor: args.processor,
+                    lane: args.lane,
+                    faults: args.faults,
+                    json: args.json,
+                })
+            }
             Command::Canon { file } => canon_command(&Source::from_arg(file)),
             Command::Run(args) => run_command(*args),
             Command::Envelope(EnvelopeCommand::Check {
@@ -232,6 +278,11 @@ fn lane_command(args: LaneArgs) -> Exit {
         golden_dir: args.golden_dir,
         work_dir: args.work_dir,
         ci: std::env::var("CI").is_ok_and(|v| v == "true"),
+        known_failures: args.known_failures,
+        known_flaky: args.known_flaky,
+        partition: args.partition,
+        last_failed: args.last_failed,
+        state_dir: args.state_dir,
         args: args.test,
     })
 }

@@ -300,7 +300,14 @@ pub fn retry_safe(error: &AdapterError, exchange: &Exchange) -> bool {
 async fn judge(plan: &Plan, endpoint: &Endpoint, exchange: Exchange) -> Envelope {
     let answer = match exchange.outcome {
         Ok(answer) => answer,
-        Err(e) => return own_error(plan, e.code(), e.to_string(), endpoint.stderr_tail().await),
+        Err(e) => {
+            return own_error(
+                plan,
+                e.code(),
+                message_for(&e),
+                endpoint.stderr_tail().await,
+            );
+        }
     };
     let Some(doc) = answer
         .canonical
@@ -329,12 +336,22 @@ async fn judge(plan: &Plan, endpoint: &Endpoint, exchange: Exchange) -> Envelope
     violations.extend(crate::artifacts::check(&doc, &plan.prefix));
     Violation::sort(&mut violations);
     if let Some(first) = violations.first() {
+        for violation in &violations {
+            tracing::warn!(
+                event = "error.contract",
+                rule = violation.rule.id(),
+                pointer = %violation.pointer,
+                message = %violation.message,
+            );
+        }
+        // The envelope names the rule and where; the details (paths, file
+        // contents) go to the log, so the message is the same on every
+        // transport and for every execution id and prefix.
         let more = violations.len() - 1;
         let message = format!(
-            "processor broke the contract: {} at {:?}: {}{}",
+            "processor broke the contract: {} at {:?}{}",
             first.rule,
             first.pointer,
-            first.message,
             if more > 0 {
                 format!(" (and {more} more)")
             } else {
@@ -420,6 +437,26 @@ fn drift(plan: &Plan, endpoint: &Endpoint, envelope: &Envelope) -> Option<String
             "expected image digest {want}, but the engine reports none"
         )),
         None => None,
+    }
+}
+
+/// The envelope message for a failed call. A spent budget reads the same on
+/// every transport (CONTRACT.md §4: one `ERR_TIMEOUT` for all of them), so
+/// negative parity holds; the full story is in the `error.timeout` event.
+fn message_for(error: &AdapterError) -> String {
+    match error {
+        AdapterError::Timeout { budget_ms, .. } => format!("run budget of {budget_ms} ms spent"),
+        AdapterError::Engine { .. }
+        | AdapterError::ImageNotFound { .. }
+        | AdapterError::ContainerStart { .. }
+        | AdapterError::ModalResolve { .. }
+        | AdapterError::InvalidUrl { .. }
+        | AdapterError::CaFile { .. }
+        | AdapterError::Unresolvable { .. }
+        | AdapterError::Unreachable { .. }
+        | AdapterError::Tls { .. }
+        | AdapterError::Health { .. }
+        | AdapterError::Protocol { .. } => error.to_string(),
     }
 }
 

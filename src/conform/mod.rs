@@ -10,18 +10,26 @@
 //! - `check` — one function per check kind -> [`verdict::Verdict`].
 //! - `golden` — golden files: rendering, comparison, review.
 //! - `report` — the event stream and the JUnit and JSON reporters.
-//! - `runner` — libtest-mimic, the runtime, shared endpoints, exit code.
+//! - `known` — known-failure and known-flaky lists: globs, reasons, expiry.
+//! - `partition` — `--partition count:K/N` and `hash:K/N`.
+//! - `state` — the last run's failures, for `--last-failed`.
+//! - `runner` — libtest-mimic, the runtime, shared endpoints, retries of
+//!   flaky trials, replay commands, exit code.
 //!
 //! **Invariant:** this module only wires; see each module's invariant.
 
 pub mod check;
 pub mod golden;
+pub mod known;
 pub mod lanes;
+pub mod partition;
 pub mod plan;
 pub mod report;
 pub mod runner;
 pub mod seed;
+pub mod selftest;
+pub mod state;
 pub mod suite;
 pub mod verdict;
 
-pub use runner::{DEFAULT_WORK_DIR, LaneOptions, run};
+pub use runner::{DEFAULT_GOLDEN_DIR, DEFAULT_WORK_DIR, LaneOptions, run};

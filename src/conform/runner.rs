@@ -12,7 +12,7 @@
 //! in the event stream, and the exit code is decided from those records
 //! alone: 1 when any failed, else 3 when any errored, else 0.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -25,10 +25,13 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use super::check::{self, Connected, Ctx};
 use super::golden::Store;
+use super::known::{Date, KnownList, ListKind, Problem};
 use super::lanes::Lanes;
+use super::partition::Partition;
 use super::plan::{LanePlan, PlanInputs, ProcessorPlan, TrialSpec, Work};
-use super::report::{self, Event, Record, RunInfo};
+use super::report::{self, Disposition, Event, Record, RunInfo, Status};
 use super::seed::{Ids, Seed};
+use super::state::LastFailed;
 use super::suite::{CheckKind, ConfigError, TargetName};
 use super::verdict::{Failure, Verdict};
 use crate::adapter::{self, AdapterError, HealthBudget};
@@ -38,10 +41,25 @@ use crate::registry::{ProcessorRef, Registry};
 
 /// Where runs write by default (one folder per run below it).
 pub const DEFAULT_WORK_DIR: &str = "/tmp/theory-conform";
+/// The goldens' folder by default (relative to the current directory).
+pub const DEFAULT_GOLDEN_DIR: &str = "golden";
 /// Time allowed to sweep leftovers at start.
 const SWEEP_BUDGET: Duration = Duration::from_secs(15);
 /// Slack added to every trial's safety budget.
 const TRIAL_SLACK: Duration = Duration::from_secs(30);
+/// Attempts of a listed flaky trial that keeps failing (the first and two retries).
+const FLAKY_ATTEMPTS: u32 = 3;
+/// What replaces the run's folder in every message, so that two runs report
+/// the same bytes.
+const RUN_FOLDER: &str = "{run}/";
+
+/// The known lists of a run and the pseudo-trials they add.
+#[derive(Default)]
+struct Known {
+    failures: Option<KnownList>,
+    flaky: Option<KnownList>,
+    problems: Vec<Problem>,
+}
 
 /// What a lane run was asked.
 #[derive(Clone, Debug)]
@@ -64,6 +82,16 @@ pub struct LaneOptions {
     pub work_dir: PathBuf,
     /// `CI=true`: never write goldens.
     pub ci: bool,
+    /// Trials expected to fail (`--known-failures FILE`).
+    pub known_failures: Option<PathBuf>,
+    /// Trials retried when they fail (`--known-flaky FILE`).
+    pub known_flaky: Option<PathBuf>,
+    /// One shard of the selected trials (`--partition`).
+    pub partition: Option<Partition>,
+    /// Run only what failed last time (`--last-failed`).
+    pub last_failed: bool,
+    /// Where the last run's failures are recorded.
+    pub state_dir: PathBuf,
     /// libtest's arguments (filter, `--list`, `--exact`, ...).
     pub args: Arguments,
 }
@@ -81,6 +109,9 @@ pub fn run(options: LaneOptions) -> Exit {
 
 struct Prepared {
     plan: LanePlan,
+    known: Known,
+    only: Option<BTreeSet<String>>,
+    replay: String,
     seed: Seed,
     mount: WritePrefix,
     run_id: String,
@@ -121,7 +152,41 @@ fn prepare(options: &LaneOptions) -> Result<Prepared, String> {
             }
         }
     }
-    let seed = options.seed.map_or_else(Seed::from_os, Seed);
+    if options.known_failures.is_some() && !lane.allow_known_failures {
+        return Err(format!(
+            "the {} lane allows no known failures (allow_known_failures: false in {}): drop --known-failures",
+            lane.name, lanes.origin
+        ));
+    }
+    let load = |path: &Option<PathBuf>, kind| {
+        path.as_deref()
+            .map(|p| KnownList::load(p, kind))
+            .transpose()
+            .map_err(|e| config(&e))
+    };
+    let failures = load(&options.known_failures, ListKind::Failures)?;
+    let flaky = load(&options.known_flaky, ListKind::Flaky)?;
+    let today = match std::env::var("THEORY_TODAY") {
+        Ok(text) => Date::parse(&text).map_err(|e| format!("THEORY_TODAY: {e}"))?,
+        Err(_) => Date::today(),
+    };
+    let last = if options.last_failed {
+        let last = LastFailed::read(&options.state_dir)?;
+        if last.lane != lane.name {
+            return Err(format!(
+                "--last-failed: the recorded failures are of the {} lane, not {}",
+                last.lane, lane.name
+            ));
+        }
+        Some(last)
+    } else {
+        None
+    };
+    let seed = match (options.seed, &last) {
+        (Some(seed), _) => Seed(seed),
+        (None, Some(last)) => Seed(last.seed()?),
+        (None, None) => Seed::from_os(),
+    };
     let run_id = format!(
         "conform-{}-{}",
         std::process::id(),
@@ -170,8 +235,22 @@ fn prepare(options: &LaneOptions) -> Result<Prepared, String> {
             (name.clone(), present)
         })
         .collect();
+    let names: Vec<&str> = plan.trials.iter().map(|t| t.name.as_str()).collect();
+    let problems = [&failures, &flaky]
+        .into_iter()
+        .flatten()
+        .flat_map(|list| list.problems(&names, today))
+        .collect();
+    let replay = replay_base(options, seed)?;
     Ok(Prepared {
         plan,
+        known: Known {
+            failures,
+            flaky,
+            problems,
+        },
+        only: last.map(|l| l.failed),
+        replay,
         seed,
         mount,
         run_id,
@@ -287,26 +366,80 @@ struct Shared {
     env: Environment,
     host_values: Vec<String>,
     secrets: BTreeMap<ProcessorRef, Vec<(String, bool)>>,
+    known: Known,
+    replay: String,
 }
 
 impl Shared {
-    fn record(&self, spec_name: &str, suite: &str, verdict: Verdict, started: Instant) {
+    /// Records a verdict (scrubbed of the run's folder) and returns what
+    /// libtest-mimic reports.
+    fn record(
+        &self,
+        name: &str,
+        suite: &str,
+        verdict: Verdict,
+        disposition: Disposition,
+        started: Instant,
+        replayable: bool,
+    ) -> Result<Completion, Failed> {
+        let verdict = scrub(verdict, &self.mount, &self.run_id);
+        let replay = (replayable && matches!(verdict, Verdict::Fail(_) | Verdict::Error { .. }))
+            .then(|| format!("{} {}", self.replay, shell_quote(name)));
         let record = Record {
-            name: spec_name.to_owned(),
+            name: name.to_owned(),
             suite: suite.to_owned(),
             verdict,
+            disposition,
+            replay,
             duration: started.elapsed(),
         };
+        let outcome = outcome(&record);
         self.events
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(Event::Finished(record));
+        outcome
     }
+}
+
+/// Every trial name of a run (planned trials, unused goldens, the known
+/// lists' problems), in plan order.
+fn all_names(plan: &LanePlan, unused: &[String], known: &Known) -> Vec<String> {
+    plan.trials
+        .iter()
+        .map(|t| t.name.clone())
+        .chain(unused.iter().map(|u| unused_name(u)))
+        .chain(known.problems.iter().map(|p| p.name.clone()))
+        .collect()
+}
+
+/// The names that run: `--last-failed`'s, then libtest's filters, then the
+/// partition. Names outside it are neither run nor listed.
+fn select(
+    names: &[String],
+    args: &Arguments,
+    only: Option<&BTreeSet<String>>,
+    partition: Option<Partition>,
+) -> BTreeSet<String> {
+    let filtered: Vec<&str> = names
+        .iter()
+        .filter(|n| only.is_none_or(|only| only.contains(*n)))
+        .filter(|n| !args.is_filtered_out(&Trial::test((*n).clone(), || Ok(()))))
+        .map(String::as_str)
+        .collect();
+    let kept = match partition {
+        Some(partition) => partition.select(&filtered),
+        None => filtered,
+    };
+    kept.into_iter().map(str::to_owned).collect()
 }
 
 fn execute(options: LaneOptions, prepared: Prepared) -> Exit {
     let Prepared {
         plan,
+        known,
+        only,
+        replay,
         seed,
         mount,
         run_id,
@@ -315,6 +448,8 @@ fn execute(options: LaneOptions, prepared: Prepared) -> Exit {
         secrets,
     } = prepared;
     let mut args = options.args.clone();
+    // Unused goldens are known from the plan alone; a partition or
+    // `--last-failed` selects among them like any trial.
     let unfiltered = args.filter.is_none() && args.skip.is_empty() && !args.ignored;
     let unused: Vec<String> = if unfiltered {
         plan.unused_goldens
@@ -324,16 +459,17 @@ fn execute(options: LaneOptions, prepared: Prepared) -> Exit {
     } else {
         Vec::new()
     };
+    let selected = select(
+        &all_names(&plan, &unused, &known),
+        &args,
+        only.as_ref(),
+        options.partition,
+    );
     if args.list {
-        let trials = plan
-            .trials
-            .iter()
-            .map(|t| Trial::test(t.name.clone(), || Ok(())))
-            .chain(
-                unused
-                    .iter()
-                    .map(|u| Trial::test(unused_name(u), || Ok(()))),
-            )
+        let trials = all_names(&plan, &unused, &known)
+            .into_iter()
+            .filter(|n| selected.contains(n))
+            .map(|n| Trial::test(n, || Ok(())))
             .collect();
         let _ = libtest_mimic::run(&args, trials);
         return Exit::Success;
@@ -362,11 +498,10 @@ fn execute(options: LaneOptions, prepared: Prepared) -> Exit {
         let _ = writeln!(stdout, "seed: {}", seed.0);
         let _ = stdout.flush();
     }
-    let needs_engine = plan.trials.iter().any(|t| {
-        t.target == TargetName::Local
-            && t.work.is_ok()
-            && !args.is_filtered_out(&Trial::test(t.name.clone(), || Ok(())))
-    });
+    let needs_engine = plan
+        .trials
+        .iter()
+        .any(|t| t.target == TargetName::Local && t.work.is_ok() && selected.contains(&t.name));
     if needs_engine {
         match runtime.block_on(adapter::sweep(SWEEP_BUDGET)) {
             Ok(sweep) => tracing::info!(event = "conform.sweep", removed = sweep.removed.len()),
@@ -400,8 +535,11 @@ fn execute(options: LaneOptions, prepared: Prepared) -> Exit {
         env,
         host_values: host_name().into_iter().collect(),
         secrets,
+        known,
+        replay,
     });
     let mut trials: Vec<Trial> = (0..shared.plan.trials.len())
+        .filter(|index| selected.contains(&shared.plan.trials[*index].name))
         .map(|index| {
             let shared = Arc::clone(&shared);
             let name = shared.plan.trials[index].name.clone();
@@ -411,6 +549,9 @@ fn execute(options: LaneOptions, prepared: Prepared) -> Exit {
     for relative in unused {
         let shared = Arc::clone(&shared);
         let name = unused_name(&relative);
+        if !selected.contains(&name) {
+            continue;
+        }
         trials.push(Trial::ignorable_test(name.clone(), move || {
             let started = Instant::now();
             let verdict = Verdict::Fail(Failure {
@@ -420,8 +561,32 @@ fn execute(options: LaneOptions, prepared: Prepared) -> Exit {
                 diff: None,
                 trace: None,
             });
-            shared.record(&name, "golden", verdict.clone(), started);
-            outcome(&verdict)
+            shared.record(&name, "golden", verdict, Disposition::Plain, started, false)
+        }));
+    }
+    for index in 0..shared.known.problems.len() {
+        let problem = &shared.known.problems[index];
+        if !selected.contains(&problem.name) {
+            continue;
+        }
+        let shared = Arc::clone(&shared);
+        let name = problem.name.clone();
+        trials.push(Trial::ignorable_test(name, move || {
+            let started = Instant::now();
+            let problem = &shared.known.problems[index];
+            let verdict = Verdict::Fail(Failure {
+                message: problem.message.clone(),
+                diff: None,
+                trace: None,
+            });
+            shared.record(
+                &problem.name,
+                problem.suite,
+                verdict,
+                Disposition::Plain,
+                started,
+                false,
+            )
         }));
     }
     let _ = libtest_mimic::run(&args, trials);
@@ -443,6 +608,18 @@ fn execute(options: LaneOptions, prepared: Prepared) -> Exit {
         seed: seed.0,
     };
     let mut exit = exit_of(&events);
+    let state = LastFailed {
+        lane: options.lane.clone(),
+        seed: seed.0.to_string(),
+        failed: report::records(&events)
+            .into_iter()
+            .filter(|r| matches!(r.status(), Status::Fail | Status::Error))
+            .map(|r| r.name.clone())
+            .collect(),
+    };
+    if let Err(message) = state.write(&options.state_dir) {
+        tracing::warn!(event = "conform.state.error", message = %message);
+    }
     if let Some(path) = &options.junit {
         match report::junit::render(&info, &events) {
             Ok(xml) => exit = worst(exit, write_report(path, xml.as_bytes())),
@@ -467,20 +644,153 @@ fn execute(options: LaneOptions, prepared: Prepared) -> Exit {
     exit
 }
 
+/// The command that replays one trial, up to its name: the lane, the
+/// files that shape the plan (absolute), the seed, `--exact`.
+fn replay_base(options: &LaneOptions, seed: Seed) -> Result<String, String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
+    let absolute = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            cwd.join(p)
+        }
+    };
+    let mut words = vec![
+        "theory-conform".to_owned(),
+        "--lane".to_owned(),
+        options.lane.clone(),
+    ];
+    let mut path = |flag: &str, p: &Path| {
+        words.push(flag.to_owned());
+        words.push(absolute(p).display().to_string());
+    };
+    if let Some(registry) = &options.registry {
+        path("--registry", registry);
+    }
+    if let Some(lanes) = &options.lanes {
+        path("--lanes", lanes);
+    }
+    if options.golden_dir != Path::new(DEFAULT_GOLDEN_DIR) {
+        path("--golden-dir", &options.golden_dir);
+    }
+    if options.work_dir != Path::new(DEFAULT_WORK_DIR) {
+        path("--work-dir", &options.work_dir);
+    }
+    words.push("--seed".to_owned());
+    words.push(seed.0.to_string());
+    words.push("--exact".to_owned());
+    Ok(words
+        .iter()
+        .map(|w| shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// A word for a POSIX shell: as is when it is made of safe characters,
+/// else in single quotes (a quote inside becomes `'\''`).
+pub fn shell_quote(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:@%+=,".contains(c));
+    if safe {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// Replaces the run's folder (and id) with placeholders, so that messages
+/// are the same in every run with the same seed.
+fn scrub(verdict: Verdict, mount: &WritePrefix, run_id: &str) -> Verdict {
+    let fix = |text: String| {
+        text.replace(mount.as_str(), RUN_FOLDER)
+            .replace(
+                mount.as_str().trim_end_matches('/'),
+                RUN_FOLDER.trim_end_matches('/'),
+            )
+            .replace(run_id, "{run_id}")
+    };
+    match verdict {
+        Verdict::Pass => Verdict::Pass,
+        Verdict::Skip { reason } => Verdict::Skip {
+            reason: fix(reason),
+        },
+        Verdict::Error { message } => Verdict::Error {
+            message: fix(message),
+        },
+        Verdict::Fail(failure) => Verdict::Fail(Failure {
+            message: fix(failure.message),
+            diff: failure.diff.map(fix),
+            trace: failure.trace.map(fix),
+        }),
+    }
+}
+
 fn unused_name(relative: &str) -> String {
     format!("golden::unused::{relative}")
 }
 
-/// Runs one planned trial and records its verdict.
+/// Runs one planned trial (a listed flaky trial up to [`FLAKY_ATTEMPTS`]
+/// times) and records its verdict.
 fn run_trial(shared: &Shared, index: usize) -> Result<Completion, Failed> {
     let started = Instant::now();
     let spec = &shared.plan.trials[index];
-    let verdict = match &spec.work {
+    let attempts = match &shared.known.flaky {
+        Some(list) if list.find(&spec.name).is_some() => FLAKY_ATTEMPTS,
+        Some(_) | None => 1,
+    };
+    let mut failures = Vec::new();
+    let mut verdict = attempt(shared, spec, 1);
+    for number in 2..=attempts {
+        if !matches!(verdict, Verdict::Fail(_) | Verdict::Error { .. }) {
+            break;
+        }
+        tracing::info!(event = "conform.retry", trial = %spec.name, attempt = number);
+        failures.push(scrub(verdict, &shared.mount, &shared.run_id).details());
+        verdict = attempt(shared, spec, number);
+    }
+    let known = shared
+        .known
+        .failures
+        .as_ref()
+        .and_then(|list| Some((list, list.find(&spec.name)?)));
+    let disposition = match (&verdict, known) {
+        (Verdict::Fail(_), Some((_, entry))) => Disposition::KnownFailure {
+            reason: entry.reason.clone(),
+        },
+        (Verdict::Pass, Some((list, entry))) => {
+            verdict = Verdict::Fail(Failure {
+                message: format!(
+                    "known failure now passes: {}; remove it from {} (entry `{}` at {})",
+                    spec.name,
+                    list.origin,
+                    entry.trial.as_str(),
+                    entry.at
+                ),
+                diff: None,
+                trace: None,
+            });
+            Disposition::Plain
+        }
+        (Verdict::Pass, None) if !failures.is_empty() => Disposition::Flaky { failures },
+        (Verdict::Pass | Verdict::Fail(_) | Verdict::Error { .. } | Verdict::Skip { .. }, _) => {
+            Disposition::Plain
+        }
+    };
+    shared.record(&spec.name, &spec.suite, verdict, disposition, started, true)
+}
+
+/// One attempt of a planned trial; attempts after the first draw their
+/// own ids (the trial's name with `#<attempt>`).
+fn attempt(shared: &Shared, spec: &TrialSpec, number: u32) -> Verdict {
+    match &spec.work {
         Err(reason) => Verdict::Skip {
             reason: reason.clone(),
         },
         Ok(work) => {
-            let run = AssertUnwindSafe(|| shared.handle.block_on(trial(shared, spec, work)));
+            let run =
+                AssertUnwindSafe(|| shared.handle.block_on(trial(shared, spec, work, number)));
             std::panic::catch_unwind(run).unwrap_or_else(|panic| {
                 let message = panic
                     .downcast_ref::<String>()
@@ -492,22 +802,27 @@ fn run_trial(shared: &Shared, index: usize) -> Result<Completion, Failed> {
                 }
             })
         }
-    };
-    shared.record(&spec.name, &spec.suite, verdict.clone(), started);
-    outcome(&verdict)
-}
-
-fn outcome(verdict: &Verdict) -> Result<Completion, Failed> {
-    match verdict {
-        Verdict::Pass => Ok(Completion::Completed),
-        Verdict::Skip { reason } => Ok(Completion::ignored_with(reason)),
-        Verdict::Fail(_) | Verdict::Error { .. } => {
-            Err(Failed::from(report::clean(&verdict.details())))
-        }
     }
 }
 
-async fn trial(shared: &Shared, spec: &TrialSpec, work: &Work) -> Verdict {
+fn outcome(record: &Record) -> Result<Completion, Failed> {
+    match record.status() {
+        Status::Pass | Status::Flaky => Ok(Completion::Completed),
+        Status::Skip => Ok(Completion::ignored_with(record.verdict.message())),
+        Status::KnownFailure => {
+            let reason = match &record.disposition {
+                Disposition::KnownFailure { reason } => reason.as_str(),
+                Disposition::Plain | Disposition::Flaky { .. } => "",
+            };
+            Ok(Completion::ignored_with(report::clean(&format!(
+                "known failure: {reason}"
+            ))))
+        }
+        Status::Fail | Status::Error => Err(Failed::from(report::clean(&record.details()))),
+    }
+}
+
+async fn trial(shared: &Shared, spec: &TrialSpec, work: &Work, number: u32) -> Verdict {
     let Some(pp) = shared.plan.processors.get(&spec.processor) else {
         return Verdict::Error {
             message: "the processor was not planned".to_owned(),
@@ -543,7 +858,15 @@ async fn trial(shared: &Shared, spec: &TrialSpec, work: &Work) -> Verdict {
         pp,
         connected: connected.as_deref(),
         peer: peer.as_deref(),
-        ids: Ids::new(shared.seed, &spec.name, shared.mount.clone()),
+        ids: if number > 1 {
+            Ids::new(
+                shared.seed,
+                &format!("{}#{number}", spec.name),
+                shared.mount.clone(),
+            )
+        } else {
+            Ids::new(shared.seed, &spec.name, shared.mount.clone())
+        },
         golden: &shared.store,
         host_values: &shared.host_values,
         secrets,
@@ -605,4 +928,24 @@ fn write_report(path: &Path, bytes: &[u8]) -> Exit {
 fn host_name() -> Option<String> {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
     Some(name.trim().to_owned()).filter(|n| n.len() >= 3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn shell_quote_keeps_safe_words_and_quotes_the_rest() {
+        assert_eq!(
+            shell_quote("contract::envelope::theory/reference@0.1.0::url::ws"),
+            "contract::envelope::theory/reference@0.1.0::url::ws"
+        );
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(
+            shell_quote("known_failures::stale::x::*"),
+            "'known_failures::stale::x::*'"
+        );
+        assert_eq!(shell_quote(""), "''");
+    }
 }

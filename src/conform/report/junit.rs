@@ -3,7 +3,11 @@
 //! `<testcase>` per trial named by the trial's full name; a conformance
 //! failure is `<failure>` (message, then diff and wire trace in the body),
 //! an infrastructure problem `<error>`, a skip `<skipped>` with its reason.
-//! The seed and the lane are properties of every suite.
+//! The seed and the lane are properties of every suite. A known failure
+//! that failed is `<skipped type="known_failure">` with its reason; a
+//! flaky trial that passed on a retry is a success with one
+//! `<flakyFailure>` per failed attempt. Only `time` attributes change
+//! between two runs with the same seed (no timestamps, no run folders).
 //!
 //! **Invariant:** a pure function of the events; every text is redacted
 //! and cleaned of what XML 1.0 forbids, whatever a processor sent.
@@ -11,9 +15,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{
+    NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
+};
 
-use super::{Event, RunInfo, clean, records};
+use super::{Disposition, Event, RunInfo, clean, records};
 use crate::conform::verdict::Verdict;
 
 /// The report's XML.
@@ -21,25 +27,47 @@ pub fn render(info: &RunInfo, events: &[Event]) -> Result<String, String> {
     let mut suites: BTreeMap<&str, Vec<TestCase>> = BTreeMap::new();
     let mut times: BTreeMap<&str, Duration> = BTreeMap::new();
     for record in records(events) {
-        let status = match &record.verdict {
-            Verdict::Pass => TestCaseStatus::success(),
-            Verdict::Fail(failure) => {
+        let status = match (&record.verdict, &record.disposition) {
+            (Verdict::Pass, Disposition::Flaky { failures }) => {
+                let mut status = TestCaseStatus::success();
+                status.add_reruns(failures.iter().map(|failure| {
+                    let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+                    rerun
+                        .set_message(clean(first_line(failure)))
+                        .set_type("flaky")
+                        .set_description(clean(failure));
+                    rerun
+                }));
+                status
+            }
+            (Verdict::Pass, Disposition::Plain | Disposition::KnownFailure { .. }) => {
+                TestCaseStatus::success()
+            }
+            (Verdict::Fail(_), Disposition::KnownFailure { reason }) => {
+                let mut status = TestCaseStatus::skipped();
+                status
+                    .set_message(clean(&format!("known failure: {reason}")))
+                    .set_type("known_failure")
+                    .set_description(clean(&record.details()));
+                status
+            }
+            (Verdict::Fail(failure), Disposition::Plain | Disposition::Flaky { .. }) => {
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 status
                     .set_message(clean(first_line(&failure.message)))
                     .set_type("conformance")
-                    .set_description(clean(&record.verdict.details()));
+                    .set_description(clean(&record.details()));
                 status
             }
-            Verdict::Error { message } => {
+            (Verdict::Error { message }, _) => {
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
                 status
                     .set_message(clean(first_line(message)))
                     .set_type("infrastructure")
-                    .set_description(clean(message));
+                    .set_description(clean(&record.details()));
                 status
             }
-            Verdict::Skip { reason } => {
+            (Verdict::Skip { reason }, _) => {
                 let mut status = TestCaseStatus::skipped();
                 status.set_message(clean(reason));
                 status

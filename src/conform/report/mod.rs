@@ -6,6 +6,10 @@
 //!   `<skipped>` with its reason.
 //! - `json` — a canonical JSON summary: counts and one entry per trial.
 //!
+//! A record's [`Status`] combines its verdict with its [`Disposition`]: a
+//! listed known failure that failed is `known_failure` (it does not fail
+//! the lane), a listed flaky trial that passed on a retry is `flaky`.
+//!
 //! **Invariant:** reporters never touch a transport and never decide
 //! verdicts; their output is sorted by trial name, so two runs give the
 //! same bytes apart from timings.
@@ -31,10 +35,86 @@ pub struct Record {
     pub name: String,
     /// Its suite (JUnit's test suite).
     pub suite: String,
-    /// Its verdict.
+    /// Its verdict (the last attempt's, for a retried trial).
     pub verdict: Verdict,
-    /// How long it took.
+    /// How the known-failure and known-flaky lists bear on the verdict.
+    pub disposition: Disposition,
+    /// The command that replays this trial alone (failing trials).
+    pub replay: Option<String>,
+    /// How long it took (every attempt).
     pub duration: Duration,
+}
+
+/// How the known lists bear on a verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Not listed, or listed with no effect.
+    Plain,
+    /// A listed known failure that failed: it does not fail the lane.
+    KnownFailure {
+        /// The entry's reason.
+        reason: String,
+    },
+    /// A listed flaky trial that passed on a retry.
+    Flaky {
+        /// The details of the attempts that failed, in order.
+        failures: Vec<String>,
+    },
+}
+
+/// What a record counts as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Passed at the first attempt.
+    Pass,
+    /// Passed on a retry (a listed flaky trial).
+    Flaky,
+    /// Failed (conformance).
+    Fail,
+    /// A listed known failure that failed.
+    KnownFailure,
+    /// Errored (infrastructure).
+    Error,
+    /// Did not apply.
+    Skip,
+}
+
+impl Status {
+    /// `pass`, `flaky`, `fail`, `known_failure`, `error` or `skip`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Flaky => "flaky",
+            Self::Fail => "fail",
+            Self::KnownFailure => "known_failure",
+            Self::Error => "error",
+            Self::Skip => "skip",
+        }
+    }
+}
+
+impl Record {
+    /// What the record counts as.
+    pub const fn status(&self) -> Status {
+        match (&self.verdict, &self.disposition) {
+            (Verdict::Pass, Disposition::Flaky { .. }) => Status::Flaky,
+            (Verdict::Pass, Disposition::Plain | Disposition::KnownFailure { .. }) => Status::Pass,
+            (Verdict::Fail(_), Disposition::KnownFailure { .. }) => Status::KnownFailure,
+            (Verdict::Fail(_), Disposition::Plain | Disposition::Flaky { .. }) => Status::Fail,
+            (Verdict::Error { .. }, _) => Status::Error,
+            (Verdict::Skip { .. }, _) => Status::Skip,
+        }
+    }
+
+    /// The full detail (message, diff, trace), then the replay command.
+    pub fn details(&self) -> String {
+        let mut out = self.verdict.details();
+        if let Some(replay) = &self.replay {
+            out.push_str("\n\nreplay: ");
+            out.push_str(replay);
+        }
+        out
+    }
 }
 
 /// The run as a whole, for the report headers.
@@ -46,15 +126,19 @@ pub struct RunInfo {
     pub seed: u64,
 }
 
-/// Counts by verdict.
+/// Counts by status.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
     /// Trials.
     pub total: usize,
-    /// Passed.
+    /// Passed at the first attempt.
     pub passed: usize,
+    /// Passed on a retry.
+    pub flaky: usize,
     /// Failed (conformance).
     pub failed: usize,
+    /// Known failures that failed.
+    pub known_failures: usize,
     /// Errored (infrastructure).
     pub errors: usize,
     /// Skipped.
@@ -73,16 +157,18 @@ pub fn records(events: &[Event]) -> Vec<&Record> {
     records
 }
 
-/// Counts the verdicts of `events`.
+/// Counts the statuses of `events`.
 pub fn counts(events: &[Event]) -> Counts {
     let mut counts = Counts::default();
     for record in records(events) {
         counts.total += 1;
-        match record.verdict {
-            Verdict::Pass => counts.passed += 1,
-            Verdict::Fail(_) => counts.failed += 1,
-            Verdict::Error { .. } => counts.errors += 1,
-            Verdict::Skip { .. } => counts.skipped += 1,
+        match record.status() {
+            Status::Pass => counts.passed += 1,
+            Status::Flaky => counts.flaky += 1,
+            Status::Fail => counts.failed += 1,
+            Status::KnownFailure => counts.known_failures += 1,
+            Status::Error => counts.errors += 1,
+            Status::Skip => counts.skipped += 1,
         }
     }
     counts

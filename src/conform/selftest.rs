@@ -1,0 +1,886 @@
+//! `theory-conform selftest`: the fault matrix, the harness judging itself.
+//!
+//! For every fault of the reference processor's catalogue (`--list-faults`)
+//! the processor is started natively on loopback with `THEORY_FAULT`, a lane
+//! is run against it (url target; no `image`, so local trials skip with their
+//! reason) as a subprocess of this executable, and the lane's JSON summary is
+//! compared with the catalogue: (a) at least one trial fails, (b) the failing
+//! cases (`suite::case`) are exactly the fault's `caught_by`, (c) when the
+//! catalogue names a rule, a failing trial's message names it. One more run
+//! with no fault must pass every trial that runs. docs/selftest.md explains
+//! sensitivity and specificity and how to add a fault.
+//!
+//! The steps are plain functions on plain data: [`catalogue`] reads the
+//! table, [`run_one`] produces a [`Row`], [`judge`] the columns, [`render`]
+//! the one text table; [`run`] wires them with bounded parallelism.
+//!
+//! **Invariant:** every processor and lane it starts is killed on every path
+//! (a guard owns each child), every wait is bounded, and it never writes
+//! outside its own temporary folder (the lane runs with `CI=true`, so no
+//! golden is written).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::exit::Exit;
+use crate::registry::{ProcessorRef, Registry, TagPolicy};
+
+/// Faults run at the same time (each is one processor and one lane).
+pub const PARALLELISM: usize = 2;
+/// The longest one fault's lane may take before it is killed.
+pub const LANE_BUDGET: Duration = Duration::from_secs(120);
+/// How long a processor may take to print its `listening` line.
+const LISTEN_BUDGET: Duration = Duration::from_secs(10);
+/// The health budget written into the generated registry: small, so that
+/// a health fault costs seconds, and still below `health-slow`'s 30 s.
+pub const HEALTH_BUDGET: &str = "3s";
+/// The run budget written into the generated registry (`run-hang` waits it out).
+pub const RUN_BUDGET: &str = "2s";
+/// The processor's binary name, looked up beside this executable.
+const PROCESSOR_BINARY: &str = "theory-reference-processor";
+/// The seed of every lane run, so that a row replays.
+pub const SEED: u64 = 1;
+
+/// What `theory-conform selftest` was asked to do.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The reference processor binary; `None`: `THEORY_REFERENCE_PROCESSOR`,
+    /// else `theory-reference-processor` beside this executable.
+    pub processor: Option<PathBuf>,
+    /// The lane to run (default `staging`).
+    pub lane: String,
+    /// Only these faults (default: the whole catalogue).
+    pub faults: Vec<String>,
+    /// Write the matrix as JSON here.
+    pub json: Option<PathBuf>,
+}
+
+/// One catalogue row, as the processor's `--list-faults` prints it.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Catalogued {
+    /// `THEORY_FAULT`'s value.
+    pub slug: String,
+    /// The CONTRACT.md section it breaks.
+    pub section: String,
+    /// What the processor does wrong.
+    pub breaks: String,
+    /// The cases (`suite::case`) that must fail, and no others.
+    pub caught_by: BTreeSet<String>,
+    /// The rule id a failing message must name, when one decides it.
+    pub rule: Option<String>,
+}
+
+/// What one lane run against one processor gave.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The lane ran and wrote its summary.
+    Ran {
+        /// Trials that ran (pass, fail or error; not skipped).
+        ran: usize,
+        /// Failing cases, `suite::case`.
+        failing: BTreeSet<String>,
+        /// Trials with an infrastructure error, by full name.
+        errored: BTreeSet<String>,
+        /// The failing trials' messages, by full name (first line each).
+        messages: BTreeMap<String, String>,
+    },
+    /// The run could not be made: processor or lane did not start, time
+    /// ran out, no summary. The text says which.
+    Broken {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One line of the matrix: the unfaulted baseline (`fault: None`) or one fault.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    /// The catalogue row, or `None` for the baseline.
+    pub fault: Option<Catalogued>,
+    /// What happened.
+    pub outcome: Outcome,
+    /// How long it took, in whole milliseconds.
+    pub duration_ms: u64,
+}
+
+/// The three columns of a fault row, or the baseline's one.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+pub struct Judgement {
+    /// (a) at least one trial failed (baseline: nothing failed or errored).
+    pub caught: bool,
+    /// (b) the failing cases are exactly `caught_by`, and nothing errored.
+    pub exact: bool,
+    /// (c) a failing message names the rule; `None` when no rule is named.
+    pub rule_named: Option<bool>,
+}
+
+impl Judgement {
+    /// Whether every column holds.
+    pub fn holds(self) -> bool {
+        self.caught && self.exact && self.rule_named.unwrap_or(true)
+    }
+}
+
+/// Judges one row.
+pub fn judge(row: &Row) -> Judgement {
+    let Outcome::Ran {
+        ran,
+        failing,
+        errored,
+        messages,
+    } = &row.outcome
+    else {
+        return Judgement {
+            caught: false,
+            exact: false,
+            rule_named: row
+                .fault
+                .as_ref()
+                .and_then(|f| f.rule.as_ref())
+                .map(|_| false),
+        };
+    };
+    match &row.fault {
+        None => {
+            let clean = *ran > 0 && failing.is_empty() && errored.is_empty();
+            Judgement {
+                caught: clean,
+                exact: clean,
+                rule_named: None,
+            }
+        }
+        Some(fault) => Judgement {
+            caught: !failing.is_empty(),
+            exact: *failing == fault.caught_by && errored.is_empty(),
+            rule_named: fault
+                .rule
+                .as_ref()
+                .map(|rule| messages.values().any(|m| m.contains(rule.as_str()))),
+        },
+    }
+}
+
+/// The whole matrix: the baseline first, then the faults sorted by slug.
+#[derive(Clone, Debug, Serialize)]
+pub struct Matrix {
+    /// The lane every row ran.
+    pub lane: String,
+    /// The rows.
+    pub rows: Vec<Row>,
+}
+
+impl Matrix {
+    /// (fault rows whose columns all hold, fault rows).
+    pub fn sensitivity(&self) -> (usize, usize) {
+        let faults = self.rows.iter().filter(|r| r.fault.is_some());
+        let total = faults.clone().count();
+        (faults.filter(|r| judge(r).holds()).count(), total)
+    }
+
+    /// Whether the baseline ran and passed every trial that ran.
+    pub fn specificity(&self) -> bool {
+        self.rows
+            .iter()
+            .filter(|r| r.fault.is_none())
+            .all(|r| judge(r).holds())
+            && self.rows.iter().any(|r| r.fault.is_none())
+    }
+
+    /// 0 when sensitivity and specificity are both 100%; 3 when a run
+    /// could not be made and nothing else is wrong; 1 otherwise.
+    pub fn exit(&self) -> Exit {
+        let (held, total) = self.sensitivity();
+        if held == total && self.specificity() {
+            return Exit::Success;
+        }
+        let wrong = self
+            .rows
+            .iter()
+            .any(|r| matches!(r.outcome, Outcome::Ran { .. }) && !judge(r).holds());
+        if wrong {
+            Exit::Failure
+        } else {
+            Exit::Infrastructure
+        }
+    }
+}
+
+/// The one renderer: the matrix as a text table, then the two totals.
+pub fn render(matrix: &Matrix) -> String {
+    let mark = |b: bool| if b { "✓" } else { "✗" };
+    let width = matrix
+        .rows
+        .iter()
+        .map(|r| r.fault.as_ref().map_or(8, |f| f.slug.len()))
+        .max()
+        .unwrap_or(8);
+    let mut out = format!(
+        "selftest: lane {} (url target), seed {SEED}\n\n{:<width$}  a b c  failing cases\n",
+        matrix.lane, "fault"
+    );
+    for row in &matrix.rows {
+        let judgement = judge(row);
+        let name = row.fault.as_ref().map_or("(none)", |f| f.slug.as_str());
+        let c = judgement.rule_named.map_or("·", mark);
+        let (b, a) = (mark(judgement.exact), mark(judgement.caught));
+        let cases = match &row.outcome {
+            Outcome::Ran { failing, ran, .. } if failing.is_empty() => {
+                format!("— ({ran} trials ran)")
+            }
+            Outcome::Ran { failing, .. } => failing.iter().cloned().collect::<Vec<_>>().join(", "),
+            Outcome::Broken { reason } => format!("BROKEN: {reason}"),
+        };
+        out.push_str(&format!("{name:<width$}  {a} {b} {c}  {cases}\n"));
+        if let (
+            Some(fault),
+            Outcome::Ran {
+                failing, errored, ..
+            },
+        ) = (&row.fault, &row.outcome)
+        {
+            let missing: Vec<&str> = fault
+                .caught_by
+                .difference(failing)
+                .map(String::as_str)
+                .collect();
+            let extra: Vec<&str> = failing
+                .difference(&fault.caught_by)
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                out.push_str(&format!(
+                    "{:width$}         not failing, catalogued: {}\n",
+                    "",
+                    missing.join(", ")
+                ));
+            }
+            if !extra.is_empty() {
+                out.push_str(&format!(
+                    "{:width$}         failing, not catalogued: {}\n",
+                    "",
+                    extra.join(", ")
+                ));
+            }
+            if !errored.is_empty() {
+                let errored: Vec<&str> = errored.iter().map(String::as_str).collect();
+                out.push_str(&format!(
+                    "{:width$}         errored: {}\n",
+                    "",
+                    errored.join(", ")
+                ));
+            }
+            if judgement.rule_named == Some(false) {
+                out.push_str(&format!(
+                    "{:width$}         no failing message names rule {}\n",
+                    "",
+                    fault.rule.as_deref().unwrap_or_default()
+                ));
+            }
+        }
+        if let (
+            None,
+            Outcome::Ran {
+                errored, messages, ..
+            },
+        ) = (&row.fault, &row.outcome)
+        {
+            for (name, message) in messages {
+                out.push_str(&format!(
+                    "{:width$}         failed: {name}: {message}\n",
+                    ""
+                ));
+            }
+            for name in errored {
+                out.push_str(&format!("{:width$}         errored: {name}\n", ""));
+            }
+        }
+    }
+    let (held, total) = matrix.sensitivity();
+    let percent = (held * 100).checked_div(total).unwrap_or(100);
+    out.push_str(&format!(
+        "\nsensitivity: {held}/{total} faults caught exactly as catalogued ({percent}%)\n"
+    ));
+    out.push_str(&format!(
+        "specificity: {}\n",
+        if matrix.specificity() {
+            "the unfaulted processor passes every trial (100%)"
+        } else {
+            "the unfaulted processor does NOT pass every trial"
+        }
+    ));
+    out.push_str("columns: a = some trial fails, b = failing cases == caught_by, c = a message names the rule (· none named)\n");
+    out
+}
+
+/// Why the selftest could not start at all (usage or infrastructure).
+#[derive(Debug, thiserror::Error)]
+pub enum SelftestError {
+    /// No processor binary was found.
+    #[error(
+        "no reference processor: give --processor, set THEORY_REFERENCE_PROCESSOR, or build it beside {0} (cargo build -p theory-reference-processor)"
+    )]
+    ProcessorMissing(String),
+    /// `--list-faults` failed or printed something else.
+    #[error("{path} --list-faults: {reason}")]
+    Catalogue {
+        /// The binary.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A `--fault` is not in the catalogue.
+    #[error("unknown fault {0:?} (see theory-reference-processor --list-faults)")]
+    UnknownFault(String),
+    /// The embedded registry has no entry to copy fixtures from.
+    #[error("embedded registry: {0}")]
+    Registry(String),
+    /// This executable cannot be located.
+    #[error("current executable: {0}")]
+    CurrentExe(String),
+    /// The temporary folder or a report could not be written.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl SelftestError {
+    /// The exit code it ends the command with.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Self::UnknownFault(_) => Exit::Usage,
+            Self::ProcessorMissing(_)
+            | Self::Catalogue { .. }
+            | Self::Registry(_)
+            | Self::CurrentExe(_)
+            | Self::Io { .. } => Exit::Infrastructure,
+        }
+    }
+}
+
+/// Runs the selftest and prints the matrix on stdout.
+pub fn run(options: &Options) -> Exit {
+    match matrix(options) {
+        Ok(matrix) => {
+            let text = render(&matrix);
+            let written = options.json.as_ref().map(|path| {
+                serde_json::to_vec_pretty(&matrix)
+                    .map_err(|e| e.to_string())
+                    .and_then(|bytes| std::fs::write(path, bytes).map_err(|e| e.to_string()))
+                    .map_err(|reason| SelftestError::Io {
+                        path: path.display().to_string(),
+                        reason,
+                    })
+            });
+            print!("{text}");
+            if let Some(Err(e)) = written {
+                tracing::error!(event = "error.selftest", message = %e);
+                return e.exit();
+            }
+            matrix.exit()
+        }
+        Err(e) => {
+            tracing::error!(event = "error.selftest", message = %e);
+            e.exit()
+        }
+    }
+}
+
+/// Everything the runs share.
+struct Setup {
+    processor: PathBuf,
+    exe: PathBuf,
+    lane: String,
+    name: ProcessorRef,
+    expected_oci: String,
+    digest: String,
+    env: BTreeMap<String, String>,
+    transports: Vec<String>,
+    fixtures: PathBuf,
+    golden: PathBuf,
+    root: PathBuf,
+}
+
+/// Builds the matrix: the baseline and every selected fault.
+pub fn matrix(options: &Options) -> Result<Matrix, SelftestError> {
+    let exe = std::env::current_exe().map_err(|e| SelftestError::CurrentExe(e.to_string()))?;
+    let processor = locate_processor(options.processor.as_deref(), &exe)?;
+    let mut faults = catalogue(&processor)?;
+    if !options.faults.is_empty() {
+        if let Some(unknown) = options
+            .faults
+            .iter()
+            .find(|slug| !faults.iter().any(|f| &f.slug == *slug))
+        {
+            return Err(SelftestError::UnknownFault(unknown.clone()));
+        }
+        faults.retain(|f| options.faults.contains(&f.slug));
+    }
+    let registry = Registry::embedded(TagPolicy::RequireDigest)
+        .map_err(|e| SelftestError::Registry(e.to_string()))?;
+    let (name, entry) = registry
+        .processors
+        .iter()
+        .next()
+        .ok_or_else(|| SelftestError::Registry("no processor".to_owned()))?;
+    let expected = entry
+        .expected
+        .as_ref()
+        .or(entry.image.as_ref())
+        .ok_or_else(|| SelftestError::Registry(format!("{name}: no expected_oci")))?;
+    let digest = expected
+        .digest()
+        .ok_or_else(|| SelftestError::Registry(format!("{name}: expected_oci has no digest")))?
+        .to_string();
+    let fixtures = entry
+        .fixtures
+        .valid
+        .first()
+        .and_then(|f| f.path.parent())
+        .and_then(Path::parent)
+        .ok_or_else(|| SelftestError::Registry(format!("{name}: no valid fixture")))?
+        .to_path_buf();
+    let root = std::env::temp_dir().join(format!("theory-selftest-{}", std::process::id()));
+    std::fs::create_dir_all(&root).map_err(|e| SelftestError::Io {
+        path: root.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let setup = Setup {
+        processor,
+        exe,
+        lane: options.lane.clone(),
+        name: name.clone(),
+        expected_oci: expected.to_string(),
+        digest,
+        env: entry.env.clone(),
+        transports: entry
+            .transports
+            .iter()
+            .map(|t| t.as_str().to_owned())
+            .collect(),
+        fixtures,
+        golden: Path::new(env!("CARGO_MANIFEST_DIR")).join("golden"),
+        root: root.clone(),
+    };
+    // The slow rows (a hang waits out the run budget on every trial, a
+    // health fault the health budget) start first, so the rest overlap them.
+    faults.sort_by_key(|f| !is_slow(f));
+    let subjects: Vec<Option<Catalogued>> = std::iter::once(None)
+        .chain(faults.into_iter().map(Some))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let rows = Mutex::new(Vec::with_capacity(subjects.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLELISM {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(subject) = subjects.get(i) else {
+                        break;
+                    };
+                    let row = run_one(&setup, subject.clone());
+                    tracing::info!(
+                        event = "selftest.row",
+                        fault = subject.as_ref().map_or("(none)", |f| f.slug.as_str()),
+                        holds = judge(&row).holds(),
+                        duration_ms = row.duration_ms,
+                    );
+                    if let Ok(mut rows) = rows.lock() {
+                        rows.push(row);
+                    }
+                }
+            });
+        }
+    });
+    let _ = std::fs::remove_dir_all(&root);
+    let mut rows = rows
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    rows.sort_by(|a, b| {
+        let key = |r: &Row| r.fault.as_ref().map(|f| f.slug.clone());
+        key(a).cmp(&key(b))
+    });
+    Ok(Matrix {
+        lane: options.lane.clone(),
+        rows,
+    })
+}
+
+/// Whether a fault waits out a budget (scheduled first).
+fn is_slow(fault: &Catalogued) -> bool {
+    ["contract::run_budget", "contract::health"]
+        .iter()
+        .any(|case| fault.caught_by.contains(*case))
+}
+
+/// `--processor`, else `THEORY_REFERENCE_PROCESSOR`, else the binary beside `exe`.
+fn locate_processor(given: Option<&Path>, exe: &Path) -> Result<PathBuf, SelftestError> {
+    if let Some(path) = given {
+        return Ok(path.to_path_buf());
+    }
+    if let Some(path) = std::env::var_os("THEORY_REFERENCE_PROCESSOR") {
+        return Ok(PathBuf::from(path));
+    }
+    let beside = exe.with_file_name(PROCESSOR_BINARY);
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    Err(SelftestError::ProcessorMissing(exe.display().to_string()))
+}
+
+/// The processor's fault catalogue.
+pub fn catalogue(processor: &Path) -> Result<Vec<Catalogued>, SelftestError> {
+    let error = |reason: String| SelftestError::Catalogue {
+        path: processor.display().to_string(),
+        reason,
+    };
+    let output = Command::new(processor)
+        .arg("--list-faults")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| error(e.to_string()))?;
+    if !output.status.success() {
+        return Err(error(format!(
+            "{}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| error(e.to_string()))
+}
+
+/// A child process killed and reaped when dropped, on every path.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One lane run against one processor (faulted or not).
+fn run_one(setup: &Setup, fault: Option<Catalogued>) -> Row {
+    let started = Instant::now();
+    let slug = fault.as_ref().map_or("none", |f| f.slug.as_str());
+    let outcome = lane_outcome(setup, slug, fault.is_some())
+        .unwrap_or_else(|reason| Outcome::Broken { reason });
+    Row {
+        fault,
+        outcome,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+fn lane_outcome(setup: &Setup, slug: &str, faulted: bool) -> Result<Outcome, String> {
+    let dir = setup.root.join(slug);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let (_processor, addr) = start_processor(setup, faulted.then_some(slug))?;
+    let registry = dir.join("registry.yaml");
+    std::fs::write(&registry, registry_text(setup, addr)?)
+        .map_err(|e| format!("{}: {e}", registry.display()))?;
+    let summary = dir.join("summary.json");
+    let stderr_path = dir.join("lane.stderr");
+    let stderr = std::fs::File::create(&stderr_path)
+        .map_err(|e| format!("{}: {e}", stderr_path.display()))?;
+    let child = Command::new(&setup.exe)
+        .args(["--lane", &setup.lane, "--seed", &SEED.to_string()])
+        .arg("--registry")
+        .arg(&registry)
+        .arg("--json")
+        .arg(&summary)
+        .arg("--work-dir")
+        .arg(dir.join("work"))
+        .arg("--golden-dir")
+        .arg(&setup.golden)
+        .env("CI", "true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| format!("start the lane: {e}"))?;
+    let mut lane = Guard(child);
+    let deadline = Instant::now() + LANE_BUDGET;
+    let status = loop {
+        match lane.0.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                return Err(format!(
+                    "the lane did not finish within {} s",
+                    LANE_BUDGET.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => return Err(format!("wait for the lane: {e}")),
+        }
+    };
+    let expected = if faulted { [0, 1] } else { [0, 0] };
+    if !status
+        .code()
+        .is_some_and(|c| expected.contains(&c) || c == 3)
+    {
+        let text = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(3).collect();
+        return Err(format!(
+            "the lane ended with {status}: {}",
+            tail.join(" / ")
+        ));
+    }
+    read_summary(&summary)
+}
+
+/// Starts the processor on loopback; returns its guard and address.
+fn start_processor(setup: &Setup, fault: Option<&str>) -> Result<(Guard, SocketAddr), String> {
+    let mut command = Command::new(&setup.processor);
+    command
+        .args(["--listen", "127.0.0.1:0"])
+        .env_remove("THEORY_FAULT")
+        .env_remove("THEORY_VARIATION")
+        .env("IMAGE_DIGEST", &setup.digest)
+        .envs(&setup.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(fault) = fault {
+        command.env("THEORY_FAULT", fault);
+    }
+    let mut guard = Guard(
+        command
+            .spawn()
+            .map_err(|e| format!("start {}: {e}", setup.processor.display()))?,
+    );
+    let stderr = guard
+        .0
+        .stderr
+        .take()
+        .ok_or_else(|| "the processor's stderr".to_owned())?;
+    let (tx, rx) = mpsc::channel();
+    // Reads (and so drains) the processor's stderr until it exits.
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(sender) = &tx
+                && let Ok(value) = serde_json::from_str::<serde_json::Value>(&line)
+                && value["event"] == "listening"
+                && let Some(addr) = value["addr"]
+                    .as_str()
+                    .and_then(|a| a.parse::<SocketAddr>().ok())
+            {
+                let _ = sender.send(addr);
+                tx = None;
+            }
+        }
+    });
+    let addr = rx.recv_timeout(LISTEN_BUDGET).map_err(|_| {
+        format!(
+            "the processor did not listen within {} s",
+            LISTEN_BUDGET.as_secs()
+        )
+    })?;
+    Ok((guard, addr))
+}
+
+/// The generated registry: the embedded entry's fixtures and env, the
+/// loopback url, the expected digest, small budgets, and no image.
+fn registry_text(setup: &Setup, addr: SocketAddr) -> Result<String, String> {
+    let quote = |s: &str| serde_json::to_string(s).map_err(|e| e.to_string());
+    let mut url = url::Url::parse("http://127.0.0.1/").map_err(|e| e.to_string())?;
+    url.set_ip_host(addr.ip())
+        .map_err(|()| "url host".to_owned())?;
+    url.set_port(Some(addr.port()))
+        .map_err(|()| "url port".to_owned())?;
+    let mut text = format!(
+        "version: 1\nprocessors:\n  {}:\n    expected_oci: {}\n    url: {}\n    health: {HEALTH_BUDGET}\n    run_timeout: {RUN_BUDGET}\n    transports: [{}]\n    fixtures: {}\n    env:\n",
+        quote(&setup.name.to_string())?,
+        quote(&setup.expected_oci)?,
+        quote(url.as_str())?,
+        setup.transports.join(", "),
+        quote(&setup.fixtures.display().to_string())?,
+    );
+    for (key, value) in &setup.env {
+        text.push_str(&format!("      {}: {}\n", quote(key)?, quote(value)?));
+    }
+    if setup.env.is_empty() {
+        text.push_str("      {}\n");
+    }
+    Ok(text)
+}
+
+/// The lane's JSON summary, as far as the selftest reads it.
+#[derive(Deserialize)]
+struct Summary {
+    trials: Vec<Trial>,
+}
+
+#[derive(Deserialize)]
+struct Trial {
+    name: String,
+    verdict: String,
+    #[serde(default)]
+    message: String,
+}
+
+fn read_summary(path: &Path) -> Result<Outcome, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let summary: Summary =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut ran = 0;
+    let mut failing = BTreeSet::new();
+    let mut errored = BTreeSet::new();
+    let mut messages = BTreeMap::new();
+    for trial in summary.trials {
+        match trial.verdict.as_str() {
+            "pass" => ran += 1,
+            "fail" => {
+                ran += 1;
+                failing.insert(case_of(&trial.name));
+                messages.insert(trial.name, trial.message);
+            }
+            "skip" => {}
+            _ => {
+                ran += 1;
+                errored.insert(trial.name);
+            }
+        }
+    }
+    Ok(Outcome::Ran {
+        ran,
+        failing,
+        errored,
+        messages,
+    })
+}
+
+/// `suite::case` of `suite::case::processor::target::transport`.
+fn case_of(trial: &str) -> String {
+    trial.splitn(3, "::").take(2).collect::<Vec<_>>().join("::")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fault(caught_by: &[&str], rule: Option<&str>) -> Catalogued {
+        Catalogued {
+            slug: "x".to_owned(),
+            section: "§2".to_owned(),
+            breaks: "b".to_owned(),
+            caught_by: caught_by.iter().map(|s| (*s).to_owned()).collect(),
+            rule: rule.map(str::to_owned),
+        }
+    }
+
+    fn ran(failing: &[(&str, &str)]) -> Outcome {
+        Outcome::Ran {
+            ran: 10,
+            failing: failing.iter().map(|(n, _)| case_of(n)).collect(),
+            errored: BTreeSet::new(),
+            messages: failing
+                .iter()
+                .map(|(n, m)| ((*n).to_owned(), (*m).to_owned()))
+                .collect(),
+        }
+    }
+
+    fn check(fault: Option<Catalogued>, outcome: Outcome, expected: (bool, bool, Option<bool>)) {
+        let row = Row {
+            fault,
+            outcome,
+            duration_ms: 0,
+        };
+        let j = judge(&row);
+        assert_eq!((j.caught, j.exact, j.rule_named), expected, "{row:?}");
+    }
+
+    #[test]
+    fn case_of_keeps_suite_and_case() {
+        assert_eq!(
+            case_of("contract::http_415::theory/reference@0.1.0::url::http"),
+            "contract::http_415"
+        );
+    }
+
+    #[test]
+    fn judgement_columns() {
+        let env = "contract::envelope::p::url::ws";
+        check(
+            Some(fault(&["contract::envelope"], Some("unknown-field"))),
+            ran(&[(env, "unknown-field at /x")]),
+            (true, true, Some(true)),
+        );
+        check(
+            Some(fault(&["contract::envelope"], Some("unknown-field"))),
+            ran(&[(env, "status")]),
+            (true, true, Some(false)),
+        );
+        check(
+            Some(fault(&["contract::envelope"], None)),
+            ran(&[]),
+            (false, false, None),
+        );
+        check(
+            Some(fault(&["contract::envelope"], None)),
+            ran(&[(env, "m"), ("parity::transports::p::url::ws", "m")]),
+            (true, false, None),
+        );
+        check(None, ran(&[]), (true, true, None));
+        check(None, ran(&[(env, "m")]), (false, false, None));
+        check(
+            Some(fault(&["contract::envelope"], Some("r"))),
+            Outcome::Broken {
+                reason: "x".to_owned(),
+            },
+            (false, false, Some(false)),
+        );
+    }
+
+    #[test]
+    fn a_matrix_passes_only_with_a_clean_baseline_and_every_fault_exact() {
+        let env = "contract::envelope::p::url::ws";
+        let good = Row {
+            fault: Some(fault(&["contract::envelope"], None)),
+            outcome: ran(&[(env, "m")]),
+            duration_ms: 0,
+        };
+        let baseline = Row {
+            fault: None,
+            outcome: ran(&[]),
+            duration_ms: 0,
+        };
+        let matrix = Matrix {
+            lane: "staging".to_owned(),
+            rows: vec![baseline.clone(), good.clone()],
+        };
+        assert_eq!(matrix.exit(), Exit::Success);
+        assert!(render(&matrix).contains("(100%)"));
+        let no_baseline = Matrix {
+            lane: "staging".to_owned(),
+            rows: vec![good],
+        };
+        assert_eq!(no_baseline.exit(), Exit::Infrastructure);
+        let missed = Row {
+            fault: Some(fault(&["contract::envelope"], None)),
+            outcome: ran(&[]),
+            duration_ms: 0,
+        };
+        let matrix = Matrix {
+            lane: "staging".to_owned(),
+            rows: vec![baseline, missed],
+        };
+        assert_eq!(matrix.exit(), Exit::Failure);
+        assert!(render(&matrix).contains("not failing, catalogued: contract::envelope"));
+    }
+}
