@@ -11,7 +11,7 @@
 //! sensitivity and specificity and how to add a fault.
 //!
 //! The steps are plain functions on plain data: [`catalogue`] reads the
-//! table, [`run_one`] produces a [`Row`], [`judge`] the columns, [`render`]
+//! table, `run_one` produces a [`Row`], [`judge`] the columns, [`render`]
 //! the one text table; [`run`] wires them with bounded parallelism.
 //!
 //! **Invariant:** every processor and lane it starts is killed on every path
