@@ -71,3 +71,26 @@ pub(crate) fn locate_from(text: &str, needle: &str, from: usize) -> (usize, usiz
 pub(crate) fn locate(text: &str, needle: &str) -> (usize, usize) {
     locate_from(text, needle, 0)
 }
+
+/// The one version of every configuration file this build reads.
+pub(crate) const VERSION: u32 = 1;
+
+/// Deserializes a versioned YAML file strictly: YAML errors with their
+/// position, then `version` must be [`VERSION`].
+pub(crate) fn from_yaml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    origin: &str,
+    version: impl Fn(&T) -> u32,
+) -> Result<T, ConfigError> {
+    let raw: T = serde_yaml_ng::from_str(text).map_err(|e| ConfigError::yaml(origin, &e))?;
+    let found = version(&raw);
+    if found != VERSION {
+        return Err(ConfigError::at(
+            origin,
+            text,
+            "version",
+            format!("version {found} is not supported; this build reads version {VERSION}"),
+        ));
+    }
+    Ok(raw)
+}

@@ -234,18 +234,9 @@ impl Registry {
         policy: TagPolicy,
     ) -> Result<Self, RegistryError> {
         let raw: RawRegistry =
-            serde_yaml_ng::from_str(text).map_err(|e| ConfigError::yaml(origin, &e))?;
+            crate::config_file::from_yaml(text, origin, |r: &RawRegistry| r.version)?;
         let invalid =
             |needle: &str, message: String| ConfigError::at(origin, text, needle, message);
-        if raw.version != 1 {
-            return Err(invalid(
-                "version",
-                format!(
-                    "version {} is not supported; this build reads version 1",
-                    raw.version
-                ),
-            ));
-        }
         let mut processors = BTreeMap::new();
         for (name, entry) in raw.processors {
             let key = ProcessorRef::parse(&name).map_err(|m| invalid(&name, m))?;

@@ -229,19 +229,7 @@ impl KnownList {
 
     /// Parses a list's text; errors carry `origin:line:column`.
     pub fn parse(text: &str, origin: &str, kind: ListKind) -> Result<Self, ConfigError> {
-        let raw: RawList =
-            serde_yaml_ng::from_str(text).map_err(|e| ConfigError::yaml(origin, &e))?;
-        if raw.version != 1 {
-            return Err(ConfigError::at(
-                origin,
-                text,
-                "version",
-                format!(
-                    "version {} is not supported; this build reads version 1",
-                    raw.version
-                ),
-            ));
-        }
+        let raw: RawList = crate::config_file::from_yaml(text, origin, |r: &RawList| r.version)?;
         let mut entries: Vec<Entry> = Vec::new();
         let mut from = 0;
         for raw in raw.entries {

@@ -115,19 +115,9 @@ impl Lanes {
     }
 
     fn parse(text: &str, origin: &str, source: &SuiteSource<'_>) -> Result<Self, ConfigError> {
-        let raw: RawLanes =
-            serde_yaml_ng::from_str(text).map_err(|e| ConfigError::yaml(origin, &e))?;
+        let raw: RawLanes = crate::config_file::from_yaml(text, origin, |r: &RawLanes| r.version)?;
         let invalid =
             |needle: &str, message: String| ConfigError::at(origin, text, needle, message);
-        if raw.version != 1 {
-            return Err(invalid(
-                "version",
-                format!(
-                    "version {} is not supported; this build reads version 1",
-                    raw.version
-                ),
-            ));
-        }
         let mut lanes = BTreeMap::new();
         let mut suites = BTreeMap::new();
         for (name, lane) in raw.lanes {

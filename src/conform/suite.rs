@@ -617,19 +617,9 @@ fn unknown_placeholder(template: &str) -> Option<String> {
 impl Suite {
     /// Parses suite text; `stem` is the name the lanes file knows it by.
     pub fn parse(text: &str, origin: &str, stem: &str) -> Result<Self, ConfigError> {
-        let raw: RawSuite =
-            serde_yaml_ng::from_str(text).map_err(|e| ConfigError::yaml(origin, &e))?;
+        let raw: RawSuite = crate::config_file::from_yaml(text, origin, |r: &RawSuite| r.version)?;
         let invalid =
             |needle: &str, message: String| ConfigError::at(origin, text, needle, message);
-        if raw.version != 1 {
-            return Err(invalid(
-                "version",
-                format!(
-                    "version {} is not supported; this build reads version 1",
-                    raw.version
-                ),
-            ));
-        }
         if raw.suite != stem {
             return Err(invalid(
                 "suite",
