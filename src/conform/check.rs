@@ -677,6 +677,17 @@ async fn http_status(ctx: &mut Ctx<'_>, p: &HttpStatusParams) -> Verdict {
                             string_at(&doc, &["execution_id"]).unwrap_or_default()
                         ));
                     }
+                    // A refused answer is an envelope like any other: every
+                    // rule that needs no prefix applies to it too.
+                    let violations = check_envelope(
+                        &doc,
+                        &Expect {
+                            execution_id: None,
+                            prefix: None,
+                            host_values: ctx.host_values,
+                        },
+                    );
+                    problems.extend(violation_lines(&item, &violations));
                     let code = string_at(&doc, &["error", "code"]);
                     if string_at(&doc, &["status"]) != Some("error")
                         || code != Some(p.expect_code.as_str())
