@@ -12,10 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use support::fixture;
 use support::processor::{Options, Processor, reference_image};
 
-use support::lanes::{FINGERPRINT, NAME, explain, lane, summary, trials_with};
+use support::lanes::{FINGERPRINT, NAME, explain, lane, summary, trials_with, url_registry};
 
 fn remote(fault: Option<&str>) -> Processor {
     let mut options = Options::plain().env("THEORY_ENV_FINGERPRINT", FINGERPRINT);
@@ -23,17 +22,6 @@ fn remote(fault: Option<&str>) -> Processor {
         options = options.fault(fault);
     }
     Processor::start(options)
-}
-
-/// A registry with the reference processor at `url` only (no container).
-fn registry(dir: &Path, url: &str) -> PathBuf {
-    let body = format!(
-        "version: 1\nprocessors:\n  {NAME}:\n    url: {url}\n    env:\n      THEORY_ENV_FINGERPRINT: {FINGERPRINT}\n    run_timeout: 20s\n    transports: [ws, http, sse]\n    fixtures: {}\n",
-        fixture("fixtures/reference-processor/inputs").display()
-    );
-    let path = dir.join("registry.yaml");
-    std::fs::write(&path, body).expect("write registry");
-    path
 }
 
 fn list(dir: &Path, name: &str, body: &str) -> PathBuf {
@@ -59,7 +47,7 @@ const ENVELOPE_URL: &str = "  - trial: 'contract::envelope::*::url::*'\n    reas
 fn a_known_failure_that_fails_keeps_the_lane_green_and_is_reported_apart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let remote = remote(Some("outputs-unsorted"));
-    let registry = registry(dir.path(), remote.http_url().as_str());
+    let registry = url_registry(dir.path(), remote.http_url().as_str());
     let known = list(dir.path(), "known.yaml", ENVELOPE_URL);
     let run = lane("dev", &registry, dir.path())
         .arg("--known-failures")
@@ -104,7 +92,7 @@ fn a_known_failure_that_fails_keeps_the_lane_green_and_is_reported_apart() {
 fn a_known_failure_that_passes_fails_the_lane_by_name() {
     let dir = tempfile::tempdir().expect("tempdir");
     let remote = remote(None);
-    let registry = registry(dir.path(), remote.http_url().as_str());
+    let registry = url_registry(dir.path(), remote.http_url().as_str());
     let known = list(dir.path(), "known.yaml", ENVELOPE_URL);
     let run = lane("dev", &registry, dir.path())
         .arg("--known-failures")
@@ -128,7 +116,7 @@ fn a_known_failure_that_passes_fails_the_lane_by_name() {
 fn stale_and_expired_entries_fail_the_lane_as_named_trials() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Nothing is contacted: only the lists' pseudo-trials run.
-    let registry = registry(dir.path(), "http://127.0.0.1:9/");
+    let registry = url_registry(dir.path(), "http://127.0.0.1:9/");
     let known = list(
         dir.path(),
         "known.yaml",
@@ -189,7 +177,7 @@ fn stale_and_expired_entries_fail_the_lane_as_named_trials() {
 #[test]
 fn malformed_lists_and_the_main_lane_exit_2() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let registry = registry(dir.path(), "http://127.0.0.1:9/");
+    let registry = url_registry(dir.path(), "http://127.0.0.1:9/");
     let bad = list(
         dir.path(),
         "bad.yaml",
@@ -242,7 +230,7 @@ fn malformed_lists_and_the_main_lane_exit_2() {
 fn a_flaky_trial_that_keeps_failing_fails_after_three_attempts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let remote = remote(Some("outputs-unsorted"));
-    let registry = registry(dir.path(), remote.http_url().as_str());
+    let registry = url_registry(dir.path(), remote.http_url().as_str());
     let name = format!("contract::envelope::{NAME}::url::ws");
     let flaky = list(
         dir.path(),
@@ -329,7 +317,7 @@ fn a_flaky_trial_that_passes_on_a_retry_is_reported_flaky() {
     let dir = tempfile::tempdir().expect("tempdir");
     let remote = remote(None);
     let proxy = DropFirstUpgrade::start(remote.addr);
-    let registry = registry(dir.path(), &format!("http://{}/", proxy.addr));
+    let registry = url_registry(dir.path(), &format!("http://{}/", proxy.addr));
     let name = format!("contract::ws_sequence::{NAME}::url::ws");
     let flaky = list(
         dir.path(),
@@ -361,7 +349,7 @@ fn a_flaky_trial_that_passes_on_a_retry_is_reported_flaky() {
     let proxy = DropFirstUpgrade::start(remote.addr);
     let again = dir.path().join("again");
     std::fs::create_dir(&again).expect("mkdir");
-    let again = self::registry(&again, &format!("http://{}/", proxy.addr));
+    let again = url_registry(&again, &format!("http://{}/", proxy.addr));
     let run = lane("dev", &again, dir.path())
         .arg("--exact")
         .arg(&name)

@@ -12,8 +12,7 @@ use std::time::Duration;
 use support::processor::{Options, Processor};
 use support::{Cli, Run, fixture};
 
-const NAME: &str = "theory/reference@0.1.0";
-const FINGERPRINT: &str = "cpu:1;memory:512Mi;platform:amd64;runtime:container";
+use support::lanes::{FINGERPRINT, NAME, url_registry};
 
 fn remote(fault: &str) -> Processor {
     Processor::start(
@@ -21,16 +20,6 @@ fn remote(fault: &str) -> Processor {
             .env("THEORY_ENV_FINGERPRINT", FINGERPRINT)
             .fault(fault),
     )
-}
-
-fn registry(dir: &Path, url: &str) -> PathBuf {
-    let body = format!(
-        "version: 1\nprocessors:\n  {NAME}:\n    url: {url}\n    env:\n      THEORY_ENV_FINGERPRINT: {FINGERPRINT}\n    run_timeout: 20s\n    transports: [ws, http, sse]\n    fixtures: {}\n",
-        fixture("fixtures/reference-processor/inputs").display()
-    );
-    let path = dir.join("registry.yaml");
-    std::fs::write(&path, body).expect("write registry");
-    path
 }
 
 /// A dev-lane run whose reports go to `out`, state and work under `dir`.
@@ -114,7 +103,7 @@ fn failed(summary: &serde_json::Value) -> BTreeSet<String> {
 fn two_runs_with_one_seed_write_the_same_reports_but_for_timings() {
     let dir = tempfile::tempdir().expect("tempdir");
     let remote = remote("outputs-unsorted");
-    let registry = registry(dir.path(), remote.http_url().as_str());
+    let registry = url_registry(dir.path(), remote.http_url().as_str());
     let known = dir.path().join("known.yaml");
     std::fs::write(
         &known,
@@ -159,7 +148,7 @@ fn two_runs_with_one_seed_write_the_same_reports_but_for_timings() {
 fn the_printed_replay_command_reproduces_one_failure_alone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let remote = remote("outputs-unsorted");
-    let registry = registry(dir.path(), remote.http_url().as_str());
+    let registry = url_registry(dir.path(), remote.http_url().as_str());
     let out = dir.path().join("first");
     let run = lane(&registry, dir.path(), &out)
         .arg("contract::envelope::")
@@ -227,7 +216,7 @@ fn the_printed_replay_command_reproduces_one_failure_alone() {
 fn last_failed_reruns_exactly_the_failures_with_their_seed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let remote = remote("outputs-unsorted");
-    let registry = registry(dir.path(), remote.http_url().as_str());
+    let registry = url_registry(dir.path(), remote.http_url().as_str());
     let first = dir.path().join("first");
     let run = lane(&registry, dir.path(), &first)
         .arg("--seed")

@@ -2,7 +2,7 @@
 //! readers for those reports.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{Cli, Run, fixture};
@@ -11,6 +11,18 @@ use super::{Cli, Run, fixture};
 pub const NAME: &str = "theory/reference@0.1.0";
 /// The fingerprint the reference processor declares.
 pub const FINGERPRINT: &str = "cpu:1;memory:512Mi;platform:amd64;runtime:container";
+
+/// A registry with the reference processor reachable only at `url` (no
+/// container), declaring every transport; written to `dir/registry.yaml`.
+pub fn url_registry(dir: &Path, url: &str) -> PathBuf {
+    let body = format!(
+        "version: 1\nprocessors:\n  {NAME}:\n    url: {url}\n    env:\n      THEORY_ENV_FINGERPRINT: {FINGERPRINT}\n    run_timeout: 20s\n    transports: [ws, http, sse]\n    fixtures: {}\n",
+        fixture("fixtures/reference-processor/inputs").display()
+    );
+    let path = dir.join("registry.yaml");
+    std::fs::write(&path, body).expect("write registry");
+    path
+}
 
 /// `--lane name` with `registry`; JUnit, JSON, work and state under `dir`;
 /// the repository's goldens; `CI=true`, so nothing is written beside them.
