@@ -17,6 +17,7 @@ mod envelope;
 mod fingerprint;
 mod prefix;
 mod rules;
+pub mod text;
 mod validate;
 mod wire;
 
