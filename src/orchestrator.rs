@@ -5,7 +5,7 @@
 //! One invocation: the configuration is resolved once ([`Plan`]) and logged
 //! once (`orchestrator.config`); declared secrets are checked before any IO;
 //! the target is resolved and health-checked once; the call is retried only
-//! for failures that are safe to retry ([`retry_safe`]), always with the
+//! for failures that are safe to retry ([`adapter::AdapterError::is_retry_safe`]), always with the
 //! same execution id; the answer is checked against the contract (schema,
 //! paths, files, digest drift) and any breach becomes an error envelope;
 //! the canonical envelope is persisted as `<prefix>/envelope.json`.
@@ -15,15 +15,13 @@
 
 use std::time::{Duration, Instant};
 
-use theory_contract::canon;
 use theory_contract::{
     Digest, EnvFingerprint, Envelope, ErrorCode, Expect, Meta, Payload, RunRequest,
     STDERR_TAIL_MAX, Violation, WritePrefix, check_envelope,
 };
+use theory_contract::{canon, text};
 
-use crate::adapter::{
-    self, AdapterError, BreakRule, Endpoint, Exchange, HealthBudget, Limits, Target, Transport,
-};
+use crate::adapter::{self, Endpoint, Exchange, HealthBudget, Limits, Target, Transport};
 use crate::registry::ProcessorRef;
 
 /// Attempts of one call at most (the first and two retries).
@@ -32,8 +30,6 @@ pub const MAX_ATTEMPTS: u32 = 3;
 pub const RETRY_BACKOFF: Duration = Duration::from_millis(250);
 /// Time allowed to resolve a target (container start, SDK lookup, DNS).
 pub const RESOLVE_BUDGET: Duration = Duration::from_secs(60);
-/// Time allowed to remove containers left by dead runs.
-pub const SWEEP_BUDGET: Duration = Duration::from_secs(10);
 /// The file the canonical envelope is persisted to, under the prefix.
 pub const ENVELOPE_FILE: &str = "envelope.json";
 
@@ -117,7 +113,7 @@ impl Plan {
         tracing::info!(
             event = "orchestrator.config",
             r#ref = %self.processor,
-            adapter = self.target.kind(),
+            adapter = self.target.kind().as_str(),
             adapter_source = self.target_source.as_str(),
             transport = self.transport.as_str(),
             execution_id = %self.execution_id,
@@ -129,7 +125,7 @@ impl Plan {
         );
         tracing::info!(
             event = "adapter.selected",
-            adapter = self.target.kind(),
+            adapter = self.target.kind().as_str(),
             source = self.target_source.as_str(),
             transport = self.transport.as_str(),
         );
@@ -194,7 +190,7 @@ pub async fn connect(plan: &Plan) -> Result<Endpoint, Envelope> {
     if let Target::Local(_) = &plan.target {
         // Containers left by a harness that died (SIGKILL) go first; an
         // engine that does not answer is reported by resolve below.
-        match adapter::sweep(SWEEP_BUDGET).await {
+        match adapter::sweep(adapter::SWEEP_BUDGET).await {
             Ok(sweep) if !sweep.removed.is_empty() => {
                 tracing::info!(event = "adapter.sweep", removed = sweep.removed.len());
             }
@@ -254,7 +250,7 @@ async fn attempt(plan: &Plan, endpoint: &Endpoint) -> (Envelope, u32) {
         match &exchange.outcome {
             Err(e)
                 if attempts < MAX_ATTEMPTS
-                    && retry_safe(e, &exchange)
+                    && e.is_retry_safe(&exchange)
                     && Instant::now() < deadline =>
             {
                 let pause = RETRY_BACKOFF * 2u32.pow(attempts - 1);
@@ -268,32 +264,6 @@ async fn attempt(plan: &Plan, endpoint: &Endpoint) -> (Envelope, u32) {
     (judge(plan, endpoint, exchange).await, attempts)
 }
 
-/// Whether a failed call may be sent again: only when the processor gave no
-/// answer at all — nothing listened, or the connection dropped before any
-/// result. A run is idempotent by its execution id and prefix, so a repeat
-/// cannot write different artifacts. Timeouts, answers and protocol breaks
-/// with a result are never retried.
-pub fn retry_safe(error: &AdapterError, exchange: &Exchange) -> bool {
-    match error {
-        AdapterError::Unreachable { .. } => true,
-        AdapterError::Protocol {
-            rule: BreakRule::WsCloseMissing | BreakRule::WsResultMissing,
-            ..
-        } => !exchange.frames.iter().any(|f| f.kind == "RunResult"),
-        AdapterError::Engine { .. }
-        | AdapterError::ImageNotFound { .. }
-        | AdapterError::ContainerStart { .. }
-        | AdapterError::ModalResolve { .. }
-        | AdapterError::InvalidUrl { .. }
-        | AdapterError::CaFile { .. }
-        | AdapterError::Unresolvable { .. }
-        | AdapterError::Tls { .. }
-        | AdapterError::Health { .. }
-        | AdapterError::Timeout { .. }
-        | AdapterError::Protocol { .. } => false,
-    }
-}
-
 /// Turns an exchange into the final envelope: the processor's, when it
 /// honours the contract and its digest is the expected one; an error
 /// envelope naming the breach otherwise.
@@ -304,7 +274,7 @@ async fn judge(plan: &Plan, endpoint: &Endpoint, exchange: Exchange) -> Envelope
             return own_error(
                 plan,
                 e.code(),
-                message_for(&e),
+                e.envelope_message(),
                 endpoint.stderr_tail().await,
             );
         }
@@ -440,26 +410,6 @@ fn drift(plan: &Plan, endpoint: &Endpoint, envelope: &Envelope) -> Option<String
     }
 }
 
-/// The envelope message for a failed call. A spent budget reads the same on
-/// every transport (CONTRACT.md §4: one `ERR_TIMEOUT` for all of them), so
-/// negative parity holds; the full story is in the `error.timeout` event.
-fn message_for(error: &AdapterError) -> String {
-    match error {
-        AdapterError::Timeout { budget_ms, .. } => format!("run budget of {budget_ms} ms spent"),
-        AdapterError::Engine { .. }
-        | AdapterError::ImageNotFound { .. }
-        | AdapterError::ContainerStart { .. }
-        | AdapterError::ModalResolve { .. }
-        | AdapterError::InvalidUrl { .. }
-        | AdapterError::CaFile { .. }
-        | AdapterError::Unresolvable { .. }
-        | AdapterError::Unreachable { .. }
-        | AdapterError::Tls { .. }
-        | AdapterError::Health { .. }
-        | AdapterError::Protocol { .. } => error.to_string(),
-    }
-}
-
 /// An error envelope the orchestrator itself writes: its fingerprint names
 /// the target kind, the only runtime the orchestrator can vouch for.
 fn own_error(
@@ -468,7 +418,7 @@ fn own_error(
     message: String,
     stderr_tail: Option<String>,
 ) -> Envelope {
-    let fingerprint = EnvFingerprint::from_pairs([("runtime", plan.target.kind())])
+    let fingerprint = EnvFingerprint::from_pairs([("runtime", plan.target.kind().as_str())])
         .expect("a target kind is a valid fingerprint value");
     let mut meta = Meta::new(fingerprint);
     meta.stderr_tail = stderr_tail.map(|t| cut_tail(&t));
@@ -478,20 +428,12 @@ fn own_error(
 /// At most `MESSAGE_MAX` bytes on one line, cut on a character boundary.
 fn short(message: &str) -> String {
     let line = message.replace(['\n', '\r'], " ");
-    let mut cut = line.len().min(theory_contract::MESSAGE_MAX);
-    while !line.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    line[..cut].to_owned()
+    text::head(&line, theory_contract::MESSAGE_MAX).to_owned()
 }
 
 /// The last `STDERR_TAIL_MAX` bytes, cut on a character boundary.
 fn cut_tail(tail: &str) -> String {
-    let mut start = tail.len().saturating_sub(STDERR_TAIL_MAX);
-    while !tail.is_char_boundary(start) {
-        start += 1;
-    }
-    tail[start..].to_owned()
+    text::tail(tail, STDERR_TAIL_MAX).to_owned()
 }
 
 fn persist(prefix: &WritePrefix, canonical: &[u8]) {

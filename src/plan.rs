@@ -2,63 +2,23 @@
 //! registry -> a [`Plan`]. Every usage and configuration error is found
 //! here, before any IO on the processor's behalf.
 //!
-//! **Invariant:** the environment is read once, into [`Environment`].
+//! **Invariant:** the environment comes from one [`Environment`], read once;
+//! the first IO on the processor's behalf happens after [`plan`] returns.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use theory_contract::{Digest, WritePrefix};
 use url::Url;
 
-use crate::adapter::{HealthBudget, Limits, LocalSpec, ModalSpec, Target, Transport, UrlSpec};
+use crate::adapter::{HealthBudget, Limits, LocalSpec, ModalSpec, Target, UrlSpec};
 use crate::input::Source;
 use crate::orchestrator::{Plan, TargetSource};
 use crate::registry::{Entry, ImageRef, ProcessorRef, Registry, TagPolicy};
+use crate::vocab::Transport;
 
-/// Which kind of target a run uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum TargetKind {
-    /// The registry's image in a local container.
-    Local,
-    /// The registry's Modal function, located through Modal's SDK.
-    Modal,
-    /// A processor already running at `--url` (or the registry's `url`).
-    Url,
-}
+pub use crate::vocab::TargetKind;
 
-/// The environment, read once.
-#[derive(Clone, Debug, Default)]
-pub struct Environment {
-    vars: BTreeMap<String, String>,
-}
-
-impl Environment {
-    /// Captures the process environment (non-UTF-8 values are ignored).
-    pub fn capture() -> Self {
-        Self {
-            vars: std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
-        }
-    }
-
-    /// An environment from pairs (tests).
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Self {
-            vars: pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-        }
-    }
-
-    fn get(&self, key: &str) -> Option<&str> {
-        self.vars
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-}
+pub use crate::environment::Environment;
 
 /// Target selection (CONTRACT.md §11): the flag, then `RUN_TARGET`, then
 /// `modal` when `MODAL_ENVIRONMENT` is set, then `local`.
@@ -70,14 +30,9 @@ pub fn select_target(
         return Ok((kind, TargetSource::Flag));
     }
     if let Some(value) = env.get("RUN_TARGET") {
-        return match value {
-            "local" => Ok((TargetKind::Local, TargetSource::RunTarget)),
-            "modal" => Ok((TargetKind::Modal, TargetSource::RunTarget)),
-            "url" => Ok((TargetKind::Url, TargetSource::RunTarget)),
-            other => Err(format!(
-                "RUN_TARGET={other:?} is not one of local, modal, url"
-            )),
-        };
+        return TargetKind::from_name(value)
+            .map(|kind| (kind, TargetSource::RunTarget))
+            .ok_or_else(|| format!("RUN_TARGET={value:?} is not one of local, modal, url"));
     }
     if env.get("MODAL_ENVIRONMENT").is_some() {
         return Ok((TargetKind::Modal, TargetSource::ModalEnvironment));
@@ -174,13 +129,7 @@ pub fn plan(req: &Request, env: &Environment) -> Result<Plan, String> {
         .map(|e| {
             e.secrets
                 .iter()
-                .map(|name| {
-                    let value = env.get(name);
-                    if let Some(value) = value {
-                        crate::redact::register(value);
-                    }
-                    (name.clone(), value.is_some())
-                })
+                .map(|name| (name.clone(), env.secret(name).is_some()))
                 .collect()
         })
         .unwrap_or_default();
@@ -265,16 +214,10 @@ pub fn build_target(inputs: &TargetInputs<'_>) -> Result<Target, String> {
             let modal = entry.modal.as_ref().ok_or_else(|| {
                 format!("{processor} has no `modal` section for the modal target")
             })?;
-            let proxy_auth = match (
-                env.get("THEORY_MODAL_PROXY_KEY"),
-                env.get("THEORY_MODAL_PROXY_SECRET"),
-            ) {
-                (Some(key), Some(secret)) => {
-                    crate::redact::register(secret);
-                    Some((key.to_owned(), secret.to_owned()))
-                }
-                _ => None,
-            };
+            let proxy_auth = env
+                .get("THEORY_MODAL_PROXY_KEY")
+                .zip(env.secret("THEORY_MODAL_PROXY_SECRET"))
+                .map(|(key, secret)| (key.to_owned(), secret.to_owned()));
             Target::Modal(ModalSpec {
                 app: modal.app.clone(),
                 function: modal.function.clone(),

@@ -1,17 +1,22 @@
-//! Adapter failures and the one mapping to the taxonomy ([`AdapterError::code`]).
+//! Adapter failures and every classification of them: the mapping to the
+//! taxonomy ([`AdapterError::code`]), whether the harness's environment is
+//! at fault ([`AdapterError::is_infrastructure`]), whether a retry is safe
+//! ([`AdapterError::is_retry_safe`]), the envelope message
+//! ([`AdapterError::envelope_message`]) and the log event
+//! ([`AdapterError::event`]).
 //!
 //! One variant per failing operation; messages are short lowercase
 //! fragments with the actionable detail, already redacted (they reach logs,
 //! envelopes and reports).
 //!
-//! **Invariant:** [`AdapterError::code`] is the only place an adapter failure
-//! becomes an [`ErrorCode`], and it matches every variant by name.
+//! **Invariant:** these methods are the only places an adapter failure is
+//! classified, and each matches every variant by name (no `_` arm).
 
 use std::fmt;
 
 use theory_contract::ErrorCode;
 
-use super::{BreakRule, Transport};
+use super::{BreakRule, Exchange, Transport};
 
 /// Why resolving a Modal endpoint failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -146,6 +151,75 @@ impl AdapterError {
         }
     }
 
+    /// Whether the failure is the harness's environment (engine, image,
+    /// Modal SDK, configuration) rather than the processor's behaviour: an
+    /// infrastructure error, never a conformance failure.
+    pub fn is_infrastructure(&self) -> bool {
+        match self {
+            Self::Engine { .. }
+            | Self::ImageNotFound { .. }
+            | Self::ContainerStart { .. }
+            | Self::ModalResolve { .. }
+            | Self::InvalidUrl { .. }
+            | Self::CaFile { .. } => true,
+            Self::Unresolvable { .. }
+            | Self::Unreachable { .. }
+            | Self::Tls { .. }
+            | Self::Health { .. }
+            | Self::Timeout { .. }
+            | Self::Protocol { .. } => false,
+        }
+    }
+
+    /// Whether the request may be sent again with the same execution id:
+    /// only when the processor gave no answer at all (nothing listened, or
+    /// the connection dropped before any `RunResult` frame). A run is
+    /// idempotent by its execution id and prefix, so a repeat cannot write
+    /// different artifacts. Timeouts, answers and protocol breaks with a
+    /// result are never retried.
+    pub fn is_retry_safe(&self, exchange: &Exchange) -> bool {
+        match self {
+            Self::Unreachable { .. } => true,
+            Self::Protocol {
+                rule: BreakRule::WsCloseMissing | BreakRule::WsResultMissing,
+                ..
+            } => !exchange.frames.iter().any(|f| f.kind == "RunResult"),
+            Self::Engine { .. }
+            | Self::ImageNotFound { .. }
+            | Self::ContainerStart { .. }
+            | Self::ModalResolve { .. }
+            | Self::InvalidUrl { .. }
+            | Self::CaFile { .. }
+            | Self::Unresolvable { .. }
+            | Self::Tls { .. }
+            | Self::Health { .. }
+            | Self::Timeout { .. }
+            | Self::Protocol { .. } => false,
+        }
+    }
+
+    /// The `error.message` of the envelope the harness writes for this
+    /// failure (before the contract's length cut). A spent budget reads the
+    /// same on every transport (CONTRACT.md §4: one `ERR_TIMEOUT` for all of
+    /// them), so negative parity holds; the full story is in the
+    /// `error.timeout` event.
+    pub fn envelope_message(&self) -> String {
+        match self {
+            Self::Timeout { budget_ms, .. } => format!("run budget of {budget_ms} ms spent"),
+            Self::Engine { .. }
+            | Self::ImageNotFound { .. }
+            | Self::ContainerStart { .. }
+            | Self::ModalResolve { .. }
+            | Self::InvalidUrl { .. }
+            | Self::CaFile { .. }
+            | Self::Unresolvable { .. }
+            | Self::Unreachable { .. }
+            | Self::Tls { .. }
+            | Self::Health { .. }
+            | Self::Protocol { .. } => self.to_string(),
+        }
+    }
+
     /// The `error.*` event name logged when this failure happens.
     pub fn event(&self) -> &'static str {
         match self {
@@ -230,6 +304,142 @@ mod tests {
                 ErrorCode::Internal,
             ]
         );
+    }
+
+    /// One of every variant, in declaration order.
+    fn one_of_each() -> Vec<AdapterError> {
+        let s = String::from;
+        vec![
+            AdapterError::Engine {
+                host: s("h"),
+                detail: s("d"),
+            },
+            AdapterError::ImageNotFound {
+                image: s("i"),
+                detail: s("d"),
+            },
+            AdapterError::ContainerStart {
+                image: s("i"),
+                detail: s("d"),
+            },
+            AdapterError::ModalResolve {
+                reason: ModalReason::NotFound,
+                app: s("a"),
+                function: s("f"),
+                environment: None,
+                message: s("m"),
+            },
+            AdapterError::InvalidUrl {
+                url: s("u"),
+                reason: s("r"),
+            },
+            AdapterError::CaFile {
+                path: s("p"),
+                detail: s("d"),
+            },
+            AdapterError::Unresolvable {
+                host: s("h"),
+                detail: s("d"),
+            },
+            AdapterError::Unreachable {
+                url: s("u"),
+                detail: s("d"),
+            },
+            AdapterError::Tls {
+                url: s("u"),
+                detail: s("d"),
+            },
+            AdapterError::Health {
+                url: s("u"),
+                attempts: 1,
+                elapsed_ms: 1,
+                last: s("l"),
+            },
+            AdapterError::Timeout {
+                transport: Transport::Http,
+                budget_ms: 7,
+                stage: s("s"),
+            },
+            AdapterError::Protocol {
+                rule: BreakRule::WsResultMissing,
+                at: None,
+                detail: s("d"),
+            },
+        ]
+    }
+
+    fn exchange(frames: &[&str]) -> Exchange {
+        Exchange {
+            transport: Transport::Ws,
+            outcome: Err(AdapterError::Unreachable {
+                url: "u".into(),
+                detail: "d".into(),
+            }),
+            frames: frames
+                .iter()
+                .enumerate()
+                .map(|(index, kind)| super::super::Seen {
+                    index,
+                    kind: (*kind).to_owned(),
+                    bytes: 1,
+                })
+                .collect(),
+            breaks: Vec::new(),
+            http_status: None,
+            close: None,
+            subprotocol: None,
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn every_classification_is_decided_here_for_every_variant() {
+        let errors = one_of_each();
+        let infrastructure: Vec<bool> =
+            errors.iter().map(AdapterError::is_infrastructure).collect();
+        assert_eq!(
+            infrastructure,
+            [
+                true, true, true, true, true, true, false, false, false, false, false, false
+            ]
+        );
+        let nothing_answered = exchange(&["RunOpenAck"]);
+        let retry: Vec<bool> = errors
+            .iter()
+            .map(|e| e.is_retry_safe(&nothing_answered))
+            .collect();
+        assert_eq!(
+            retry,
+            [
+                false, false, false, false, false, false, false, true, false, false, false, true
+            ]
+        );
+        let messages: Vec<String> = errors.iter().map(AdapterError::envelope_message).collect();
+        assert_eq!(messages[10], "run budget of 7 ms spent");
+        for (error, message) in errors
+            .iter()
+            .zip(&messages)
+            .filter(|(e, _)| !matches!(e, AdapterError::Timeout { .. }))
+        {
+            assert_eq!(*message, error.to_string());
+        }
+    }
+
+    #[test]
+    fn a_dropped_socket_after_a_result_is_not_retried() {
+        let dropped = AdapterError::Protocol {
+            rule: BreakRule::WsCloseMissing,
+            at: None,
+            detail: "d".into(),
+        };
+        assert!(dropped.is_retry_safe(&exchange(&["RunOpenAck"])));
+        assert!(!dropped.is_retry_safe(&exchange(&["RunOpenAck", "RunResult"])));
+        let other_break = AdapterError::Protocol {
+            rule: BreakRule::WsAckMissing,
+            at: Some(0),
+            detail: "d".into(),
+        };
+        assert!(!other_break.is_retry_safe(&exchange(&[])));
     }
 
     #[test]

@@ -8,38 +8,11 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use theory_contract::text::head;
+
 use super::AdapterError;
 
-/// How the harness talks to a processor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Transport {
-    /// WebSocket `/run`, subprotocol `theory.run.v1`.
-    Ws,
-    /// `POST /run`.
-    Http,
-    /// `POST /run-stream` (server-sent events).
-    Sse,
-}
-
-impl Transport {
-    /// Every transport.
-    pub const ALL: [Self; 3] = [Self::Ws, Self::Http, Self::Sse];
-
-    /// `ws`, `http` or `sse`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Ws => "ws",
-            Self::Http => "http",
-            Self::Sse => "sse",
-        }
-    }
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::vocab::Transport;
 
 /// The largest message (WS message, HTTP body, SSE event) read by default: 2 MiB,
 /// Modal's own cap.
@@ -205,18 +178,6 @@ impl fmt::Display for BreakRule {
 /// The longest break detail kept.
 const DETAIL_MAX: usize = 240;
 
-/// `s` cut to at most `max` bytes on a UTF-8 boundary.
-pub(crate) fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 /// `b` cut to at most `max` bytes.
 pub(crate) fn cut_bytes(b: &[u8], max: usize) -> &[u8] {
     &b[..b.len().min(max)]
@@ -264,7 +225,7 @@ impl Recorder {
         }
         self.frames.push(Seen {
             index,
-            kind: cut(kind, KIND_MAX).to_owned(),
+            kind: head(kind, KIND_MAX).to_owned(),
             bytes,
         });
         Ok(index)
@@ -272,7 +233,7 @@ impl Recorder {
 
     /// Records a break (its detail redacted and bounded).
     pub(crate) fn broke(&mut self, rule: BreakRule, at: Option<usize>, detail: impl AsRef<str>) {
-        let detail = crate::redact::text(cut(detail.as_ref(), DETAIL_MAX));
+        let detail = crate::redact::text(head(detail.as_ref(), DETAIL_MAX));
         self.breaks.push(Break { rule, at, detail });
     }
 
@@ -330,12 +291,6 @@ mod tests {
                 "{id}"
             );
         }
-    }
-
-    #[test]
-    fn cut_keeps_utf8_boundaries() {
-        assert_eq!(cut("héllo", 2), "h");
-        assert_eq!(cut("abc", 10), "abc");
     }
 
     #[test]

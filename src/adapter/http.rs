@@ -326,7 +326,7 @@ fn on_event(rec: &mut Recorder, answer: &mut Option<Answer>, event: Event) -> Re
             rec.broke(BreakRule::SseAfterDone, Some(index), "progress after done")
         }
         (name, after) => {
-            let name = super::exchange::cut(name, 64);
+            let name = theory_contract::text::head(name, 64);
             rec.broke(
                 BreakRule::SseEventUnknown,
                 Some(index),

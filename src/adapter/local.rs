@@ -86,17 +86,8 @@ impl ContainerGuard {
             return None;
         }
         let text = crate::redact::text(&String::from_utf8_lossy(&buffer));
-        Some(tail(&text, STDERR_TAIL_MAX).to_owned())
+        Some(theory_contract::text::tail(&text, STDERR_TAIL_MAX).to_owned())
     }
-}
-
-/// The last at most `max` bytes of `text`, starting on a character boundary.
-pub(crate) fn tail(text: &str, max: usize) -> &str {
-    let mut start = text.len().saturating_sub(max);
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    &text[start..]
 }
 
 impl Drop for ContainerGuard {
@@ -139,11 +130,16 @@ fn alive(pid: u32) -> bool {
     std::path::Path::new("/proc").join(pid.to_string()).exists()
 }
 
+/// Where the engine is, for messages (redacted: a `DOCKER_HOST` URL may carry credentials).
+fn engine_host() -> String {
+    crate::redact::text(crate::environment::Environment::process().docker_host())
+}
+
 /// A docker client with a negotiated API version, or [`AdapterError::Engine`].
 async fn engine(deadline: Instant) -> Result<Docker, AdapterError> {
-    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "the default socket".to_owned());
+    let host = engine_host();
     let unavailable = |detail: String| AdapterError::Engine {
-        host: crate::redact::text(&host),
+        host: host.clone(),
         detail,
     };
     let docker = testcontainers::core::client::docker_client_instance()
@@ -287,7 +283,7 @@ fn classify(image: &str, error: &TestcontainersError) -> AdapterError {
         ClientError::Init(_) | ClientError::Configuration(_) | ClientError::InvalidDockerHost(_),
     ) = error
     {
-        let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "the default socket".to_owned());
+        let host = engine_host();
         return AdapterError::Engine { host, detail };
     }
     AdapterError::ContainerStart {
@@ -342,6 +338,9 @@ pub struct Sweep {
     pub removed: Vec<String>,
 }
 
+/// Time allowed to remove the containers left by dead runs.
+pub const SWEEP_BUDGET: Duration = Duration::from_secs(15);
+
 /// Removes the containers whose owner (a harness process of this pid
 /// namespace) is dead. Run once at the start of a run.
 pub async fn sweep(budget: Duration) -> Result<Sweep, AdapterError> {
@@ -361,16 +360,14 @@ pub async fn sweep(budget: Duration) -> Result<Sweep, AdapterError> {
         {
             Ok(Ok(removed)) => removed,
             Ok(Err(e)) => {
-                let host = std::env::var("DOCKER_HOST")
-                    .unwrap_or_else(|_| "the default socket".to_owned());
+                let host = engine_host();
                 return Err(AdapterError::Engine {
                     host,
                     detail: net::chain(&e),
                 });
             }
             Err(_) => {
-                let host = std::env::var("DOCKER_HOST")
-                    .unwrap_or_else(|_| "the default socket".to_owned());
+                let host = engine_host();
                 return Err(AdapterError::Engine {
                     host,
                     detail: "sweep did not finish within the budget".to_owned(),
@@ -397,16 +394,4 @@ async fn engine_digest(docker: &Docker, id: &str, repo: &str) -> Option<Digest> 
         .await
         .ok()
         .flatten()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tails_start_on_a_char_boundary() {
-        assert_eq!(tail("abcdef", 3), "def");
-        assert_eq!(tail("aé", 1), "");
-        assert_eq!(tail("ab", 10), "ab");
-    }
 }

@@ -7,7 +7,8 @@
 //! - `local` — containers (testcontainers + bollard), [`sweep`].
 //! - `modal` — the Modal SDK lookup (`modal_resolve.py`).
 //! - `health` — `/healthz` with backoff.
-//! - `ws`, `http`, `sse` — the transports and their raw forms.
+//! - `ws`, `http`, `sse` — the transports and their raw forms; `ws_frame`
+//!   — the shape of one WebSocket frame.
 //! - `exchange` — the plain data a call returns; `error` — [`AdapterError`]
 //!   and its one mapping to the taxonomy.
 //!
@@ -25,6 +26,7 @@ mod net;
 mod sse;
 mod target;
 mod ws;
+mod ws_frame;
 
 use std::time::Duration;
 
@@ -38,7 +40,9 @@ pub use exchange::{
 };
 pub use health::{HealthBudget, HealthReport, health};
 pub use http::http_raw;
-pub use local::{OWNER_NS_LABEL, OWNER_PID_LABEL, RUN_LABEL, START_LABEL, Sweep, sweep};
+pub use local::{
+    OWNER_NS_LABEL, OWNER_PID_LABEL, RUN_LABEL, START_LABEL, SWEEP_BUDGET, Sweep, sweep,
+};
 pub use target::{DEFAULT_PORT, Endpoint, LocalSpec, ModalSpec, Target, UrlSpec, resolve};
 pub use ws::{CLOSE_GRACE, WsMessage, ws_raw};
 

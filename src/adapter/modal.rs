@@ -91,7 +91,7 @@ pub(crate) async fn web_url(spec: &ModalSpec, deadline: Instant) -> Result<Url, 
             ModalReason::Interpreter,
             format!(
                 "{python} exited with {status} without an answer: {}",
-                super::exchange::cut(last, 300)
+                theory_contract::text::head(last, 300)
             ),
         ));
     };

@@ -15,6 +15,8 @@ use theory_contract::{Digest, WritePrefix};
 use tokio::time::Instant;
 use url::Url;
 
+use crate::vocab::TargetKind;
+
 use super::local::{self, ContainerGuard};
 use super::{AdapterError, modal, net};
 
@@ -30,18 +32,17 @@ pub enum Target {
 }
 
 impl Target {
-    /// `local`, `modal` or `url`.
-    pub const fn kind(&self) -> &'static str {
+    /// Which kind of target this is.
+    pub const fn kind(&self) -> TargetKind {
         match self {
-            Self::Local(_) => "local",
-            Self::Modal(_) => "modal",
-            Self::Url(_) => "url",
+            Self::Local(_) => TargetKind::Local,
+            Self::Modal(_) => TargetKind::Modal,
+            Self::Url(_) => TargetKind::Url,
         }
     }
 }
 
-/// The container port processors listen on unless the registry says otherwise.
-pub const DEFAULT_PORT: u16 = 8000;
+pub use crate::vocab::DEFAULT_PORT;
 
 /// A local container.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -16,8 +16,8 @@ use std::fmt;
 use serde::Deserialize;
 use theory_contract::ErrorCode;
 
-use crate::adapter::Transport;
 use crate::plan::TargetKind;
+use crate::vocab::Transport;
 
 pub use crate::config_file::ConfigError;
 pub(crate) use crate::config_file::locate_from;
