@@ -6,15 +6,17 @@
 //! theory-reference-processor`) when missing or older than its sources.
 //! `THEORY_REFERENCE_PROCESSOR` names another binary.
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
+use theory_conform::readiness::{WaitFor, Watch};
 use theory_contract::{Payload, RunRequest};
+
+/// How long a processor may take to print its `listening` line.
+pub const LISTEN_BUDGET: Duration = Duration::from_secs(10);
 
 /// How a native processor is started.
 #[derive(Clone, Debug, Default)]
@@ -57,12 +59,12 @@ pub struct Processor {
     pub addr: SocketAddr,
     /// The CA file that signed its certificate, when it serves TLS.
     pub ca_file: Option<PathBuf>,
-    stderr: Arc<Mutex<Vec<String>>>,
+    stderr: Watch,
     _dir: tempfile::TempDir,
 }
 
 impl Processor {
-    /// Starts one and waits (at most 10 s) for its `listening` line.
+    /// Starts one and waits (at most [`LISTEN_BUDGET`]) for its `listening` line.
     pub fn start(options: Options) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut command = Command::new(binary());
@@ -88,46 +90,22 @@ impl Processor {
         command.envs(options.env.iter().map(|(k, v)| (k, v)));
         let mut child = command.spawn().expect("spawn the reference processor");
         let stderr = child.stderr.take().expect("stderr");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let kept = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(sender) = &tx
-                    && let Ok(value) = serde_json::from_str::<serde_json::Value>(&line)
-                    && value["event"] == "listening"
-                    && let Some(addr) = value["addr"]
-                        .as_str()
-                        .and_then(|a| a.parse::<SocketAddr>().ok())
-                {
-                    let _ = sender.send(addr);
-                    tx = None;
-                }
-                let mut kept = kept.lock().expect("lines");
-                kept.push(line);
-                if kept.len() > 500 {
-                    kept.drain(..250);
-                }
-            }
-        });
-        let addr = match rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(addr) => addr,
-            Err(_) => {
+        let watch = WaitFor::LISTENING.watch(stderr);
+        let addr = match watch.wait(LISTEN_BUDGET) {
+            Ok(addr) => addr
+                .parse()
+                .expect("a socket address in the listening line"),
+            Err(not_ready) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!(
-                    "the reference processor did not listen within 10 s: {:?}",
-                    lines.lock().expect("lines")
-                );
+                panic!("the reference processor did not start: {not_ready}");
             }
         };
         Self {
             child,
             addr,
             ca_file,
-            stderr: lines,
+            stderr: watch,
             _dir: dir,
         }
     }
@@ -155,7 +133,7 @@ impl Processor {
 
     /// Its stderr lines so far (the last few hundred).
     pub fn stderr(&self) -> Vec<String> {
-        self.stderr.lock().expect("lines").clone()
+        self.stderr.lines()
     }
 }
 
