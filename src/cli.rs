@@ -108,6 +108,50 @@ enum Command {
     /// Exit 0 only when every fault fails exactly its catalogued cases and
     /// the unfaulted processor passes every trial (docs/selftest.md).
     Selftest(SelftestArgs),
+    /// Registry files for scripts, from typed values (docs/registry.md).
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RegistryCommand {
+    /// Print a registry holding one processor's entry with the given
+    /// fields replaced and relative paths made absolute. Exit 2 when the
+    /// result would not load.
+    Render {
+        #[command(flatten)]
+        entry: EntryArgs,
+        /// Sets `url`.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// Sets `ca_file`.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+        /// Sets `image`.
+        #[arg(long, value_name = "REF")]
+        image: Option<String>,
+        /// Sets `expected_oci`.
+        #[arg(long, value_name = "REF")]
+        expected_oci: Option<String>,
+    },
+    /// Print the value of one `env` variable of a processor's entry.
+    Env {
+        #[command(flatten)]
+        entry: EntryArgs,
+        /// The variable.
+        key: String,
+    },
+}
+
+/// One processor's entry in a registry file.
+#[derive(Debug, clap::Args)]
+struct EntryArgs {
+    /// The source registry [default: the embedded one].
+    #[arg(long, value_name = "FILE")]
+    registry: Option<PathBuf>,
+    /// The processor, `ns/name@version`.
+    #[arg(long, value_name = "NS/NAME@VER")]
+    processor: String,
 }
 
 /// `theory-conform selftest`.
@@ -161,7 +205,7 @@ pub struct RunArgs {
     processor: String,
     /// Where it runs; default from RUN_TARGET, then MODAL_ENVIRONMENT (modal), then local.
     #[arg(long, value_enum)]
-    adapter: Option<crate::plan::TargetKind>,
+    adapter: Option<crate::vocab::TargetKind>,
     /// The base URL of a processor already running (`--adapter url`).
     #[arg(long, value_name = "URL")]
     url: Option<String>,
@@ -244,6 +288,7 @@ impl Cli {
                     json: args.json,
                 })
             }
+            Command::Registry(command) => registry_command(command),
             Command::Canon { file } => canon_command(&Source::from_arg(file)),
             Command::Run(args) => run_command(*args),
             Command::Envelope(EnvelopeCommand::Check {
@@ -257,6 +302,43 @@ impl Cli {
                 execution_id.as_deref(),
                 &host_values,
             ),
+        }
+    }
+}
+
+fn registry_command(command: RegistryCommand) -> Exit {
+    let output = match command {
+        RegistryCommand::Render {
+            entry: EntryArgs {
+                registry,
+                processor,
+            },
+            url,
+            ca_file,
+            image,
+            expected_oci,
+        } => crate::registry::render::render(&crate::registry::render::Render {
+            registry,
+            processor,
+            url,
+            ca_file,
+            image,
+            expected_oci,
+        }),
+        RegistryCommand::Env {
+            entry: EntryArgs {
+                registry,
+                processor,
+            },
+            key,
+        } => crate::registry::render::env_value(registry.as_deref(), &processor, &key)
+            .map(|value| format!("{value}\n")),
+    };
+    match output {
+        Ok(text) => write_stdout(text.as_bytes()),
+        Err(message) => {
+            tracing::error!(event = "error.usage", message = %message);
+            Exit::Usage
         }
     }
 }
@@ -277,7 +359,7 @@ fn lane_command(args: LaneArgs) -> Exit {
         seed: args.seed,
         golden_dir: args.golden_dir,
         work_dir: args.work_dir,
-        ci: std::env::var("CI").is_ok_and(|v| v == "true"),
+        ci: crate::environment::Environment::process().ci(),
         known_failures: args.known_failures,
         known_flaky: args.known_flaky,
         partition: args.partition,
@@ -398,10 +480,7 @@ fn run_command(args: RunArgs) -> Exit {
         }
         _ => unreachable!("clap admits exactly one input source"),
     };
-    let Some(transport) = crate::adapter::Transport::ALL
-        .into_iter()
-        .find(|t| t.as_str() == args.transport)
-    else {
+    let Some(transport) = crate::vocab::Transport::from_name(&args.transport) else {
         tracing::error!(event = "error.usage", message = %format!("--transport {:?} is not ws, http or sse", args.transport));
         return Exit::Usage;
     };
@@ -419,7 +498,7 @@ fn run_command(args: RunArgs) -> Exit {
         registry: args.registry,
         inputs,
     };
-    let plan = match crate::plan::plan(&request, &crate::plan::Environment::capture()) {
+    let plan = match crate::plan::plan(&request, crate::environment::Environment::process()) {
         Ok(plan) => plan,
         Err(message) => {
             tracing::error!(event = "error.usage", message = %message);

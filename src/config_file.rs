@@ -73,7 +73,7 @@ pub(crate) fn locate(text: &str, needle: &str) -> (usize, usize) {
 }
 
 /// The one version of every configuration file this build reads.
-pub(crate) const VERSION: u32 = 1;
+pub const VERSION: u32 = 1;
 
 /// Deserializes a versioned YAML file strictly: YAML errors with their
 /// position, then `version` must be [`VERSION`].

@@ -1,8 +1,8 @@
 //! The processor registry (`registry.yaml`): which processors exist, where
 //! they run and what inputs they accept (DESIGN.md §4).
 //!
-//! Loaded in two typed stages: the raw file (strict: unknown keys are
-//! errors, with file, line and column), then the resolved [`Registry`], in
+//! Loaded in two typed stages: the raw [`Document`] (strict: unknown keys
+//! are errors, with file, line and column), then the resolved [`Registry`], in
 //! which every reference, URL, duration and fixture folder has been checked.
 //! The embedded default (the reference processor) is `registry.yaml` at the
 //! repository root; `--registry FILE` or `THEORY_REGISTRY` replaces it.
@@ -14,12 +14,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
 use url::Url;
 
-use crate::adapter::Transport;
 use crate::config_file::ConfigError;
 pub use crate::image::{ImageRef, Pin};
+pub use crate::vocab::DEFAULT_PORT;
+use crate::vocab::Transport;
+pub use document::{Document, DocumentEntry, DocumentModal, duration_text};
+
+mod document;
+pub mod render;
 
 /// The embedded default registry.
 pub const EMBEDDED: &str = include_str!("../registry.yaml");
@@ -35,8 +39,6 @@ pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_MAX_CONCURRENCY: usize = 4;
 /// The transports every processor serves (CONTRACT.md §6); SSE is optional.
 pub const DEFAULT_TRANSPORTS: [Transport; 2] = [Transport::Ws, Transport::Http];
-/// The container port when the entry sets none.
-pub const DEFAULT_PORT: u16 = 8000;
 
 /// A processor's name: `ns/name@version`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -167,41 +169,6 @@ pub enum TagPolicy {
 /// Why a registry did not load; every case is a configuration error (exit 2).
 pub type RegistryError = ConfigError;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRegistry {
-    version: u32,
-    processors: BTreeMap<String, RawEntry>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEntry {
-    image: Option<String>,
-    expected_oci: Option<String>,
-    url: Option<String>,
-    ca_file: Option<PathBuf>,
-    modal: Option<RawModal>,
-    port: Option<u16>,
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    #[serde(default)]
-    secrets: Vec<String>,
-    health: Option<String>,
-    run_timeout: Option<String>,
-    max_concurrency: Option<usize>,
-    transports: Option<Vec<String>>,
-    fixtures: Option<PathBuf>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawModal {
-    app: String,
-    function: String,
-    environment: Option<String>,
-}
-
 impl Registry {
     /// The embedded registry; relative paths resolve against the repository root.
     pub fn embedded(policy: TagPolicy) -> Result<Self, RegistryError> {
@@ -233,8 +200,7 @@ impl Registry {
         base: &Path,
         policy: TagPolicy,
     ) -> Result<Self, RegistryError> {
-        let raw: RawRegistry =
-            crate::config_file::from_yaml(text, origin, |r: &RawRegistry| r.version)?;
+        let raw = Document::parse(text, origin)?;
         let invalid =
             |needle: &str, message: String| ConfigError::at(origin, text, needle, message);
         let mut processors = BTreeMap::new();
@@ -267,7 +233,7 @@ impl Registry {
 /// An error while resolving an entry: the text to point at (if any) and why.
 type EntryError = (Option<String>, String);
 
-fn resolve_entry(raw: RawEntry, base: &Path, policy: TagPolicy) -> Result<Entry, EntryError> {
+fn resolve_entry(raw: DocumentEntry, base: &Path, policy: TagPolicy) -> Result<Entry, EntryError> {
     let image = raw
         .image
         .as_deref()
@@ -346,15 +312,12 @@ fn resolve_entry(raw: RawEntry, base: &Path, policy: TagPolicy) -> Result<Entry,
         Some(names) => {
             let mut transports = Vec::new();
             for name in names {
-                let transport = Transport::ALL
-                    .into_iter()
-                    .find(|t| t.as_str() == name)
-                    .ok_or_else(|| {
-                        (
-                            Some(name.clone()),
-                            format!("transports: {name:?} is not ws, http or sse"),
-                        )
-                    })?;
+                let transport = Transport::from_name(name).ok_or_else(|| {
+                    (
+                        Some(name.clone()),
+                        format!("transports: {name:?} is not ws, http or sse"),
+                    )
+                })?;
                 if !transports.contains(&transport) {
                     transports.push(transport);
                 }

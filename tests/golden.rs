@@ -7,24 +7,17 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use support::lanes::NAME;
 use support::processor::{docker_available, reference_image};
 use support::{Cli, Run, fixture};
 
-const NAME: &str = "theory/reference@0.1.0";
 const SLUG: &str = "theory-reference-0.1.0";
 
 fn registry(dir: &Path) -> PathBuf {
-    let image = reference_image();
-    let path = dir.join("registry.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "version: 1\nprocessors:\n  {NAME}:\n    image: {image}\n    expected_oci: {image}\n    env:\n      THEORY_ENV_FINGERPRINT: cpu:1;memory:512Mi;platform:amd64;runtime:container\n    transports: [ws, http, sse]\n    fixtures: {}\n",
-            fixture("fixtures/reference-processor/inputs").display()
-        ),
+    support::registry::write_entry(
+        dir,
+        support::registry::reference().pinned_image(&reference_image()),
     )
-    .expect("write registry");
-    path
 }
 
 /// A copy of the repository's goldens.

@@ -15,6 +15,7 @@ use std::time::Duration;
 use support::processor::{Options, Processor, reference_image};
 
 use support::lanes::{FINGERPRINT, NAME, explain, lane, summary, trials_with, url_registry};
+use support::registry::{Document, DocumentEntry};
 
 fn remote(fault: Option<&str>) -> Processor {
     let mut options = Options::plain().env("THEORY_ENV_FINGERPRINT", FINGERPRINT);
@@ -201,15 +202,13 @@ fn malformed_lists_and_the_main_lane_exit_2() {
         .run();
     assert_eq!(run.code, 2, "{}", explain(&run));
 
-    let path = dir.path().join("main.yaml");
-    let image = reference_image();
-    std::fs::write(
-        &path,
-        format!(
-            "version: 1\nprocessors:\n  {NAME}:\n    image: {image}\n    expected_oci: {image}\n"
+    let path = support::registry::write_as(
+        &dir.path().join("main.yaml"),
+        &Document::new().processor(
+            NAME,
+            DocumentEntry::default().pinned_image(&reference_image()),
         ),
-    )
-    .expect("write registry");
+    );
     let known = list(dir.path(), "known.yaml", ENVELOPE_URL);
     let run = lane("main", &path, dir.path())
         .arg("--known-failures")

@@ -10,6 +10,8 @@ use support::processor::{Options, Processor, digest_of, docker_available, refere
 use support::{Run, fixture};
 
 use support::lanes::{FINGERPRINT, NAME, explain, lane, summary, trials_with};
+use support::registry::{self, DocumentEntry};
+use theory_conform::vocab::Transport;
 
 /// A native TLS processor that claims the pinned image's digest, as a
 /// deployment of that image would.
@@ -26,25 +28,16 @@ fn remote(fault: Option<&str>) -> Processor {
 /// A registry with the reference processor: its pinned image (when
 /// `image`), and the remote's url (when given).
 fn registry(dir: &Path, image: bool, remote: Option<&Processor>) -> PathBuf {
-    let mut body = format!("version: 1\nprocessors:\n  {NAME}:\n");
+    let mut entry = registry::reference_remote();
     if image {
-        let image = reference_image();
-        body.push_str(&format!("    image: {image}\n    expected_oci: {image}\n"));
+        entry = entry.pinned_image(&reference_image());
     }
     if let Some(remote) = remote {
-        body.push_str(&format!(
-            "    url: {}\n    ca_file: {}\n",
-            remote.http_url(),
-            remote.ca_file.as_ref().expect("a TLS processor").display()
-        ));
+        entry = entry
+            .url(remote.http_url())
+            .ca_file(remote.ca_file.clone().expect("a TLS processor"));
     }
-    body.push_str(&format!(
-        "    env:\n      THEORY_ENV_FINGERPRINT: {FINGERPRINT}\n    run_timeout: 20s\n    transports: [ws, http, sse]\n    fixtures: {}\n",
-        fixture("fixtures/reference-processor/inputs").display()
-    ));
-    let path = dir.join("registry.yaml");
-    std::fs::write(&path, body).expect("write registry");
-    path
+    registry::write_entry(dir, entry)
 }
 
 /// The JUnit counts, read with a real XML parser: (tests, failures, errors, skipped),
@@ -352,20 +345,20 @@ fn malformed_suite_and_lanes_files_exit_2_naming_file_line_and_column() {
 #[test]
 fn a_tag_where_a_digest_is_required_fails_the_lane_at_load() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("registry.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "version: 1\nprocessors:\n  {NAME}:\n    image: 127.0.0.1:5000/theory/reference-processor:latest\n    transports: [ws, http, sse]\n    fixtures: {}\n",
-            fixture("fixtures/reference-processor/inputs").display()
-        ),
-    )
-    .expect("write registry");
+    let tagged = "127.0.0.1:5000/theory/reference-processor:latest";
+    let path = registry::write_entry(
+        dir.path(),
+        DocumentEntry::default()
+            .image(tagged)
+            .transports(&Transport::ALL)
+            .fixtures(fixture("fixtures/reference-processor/inputs")),
+    );
     let run = lane("staging", &path, dir.path()).arg("--list").run();
     assert_eq!(run.code, 2, "{}", explain(&run));
     let message = run.event_message("error.usage").expect("error.usage");
+    let (line, column) = registry::position_of(&path, tagged);
     assert!(
-        message.starts_with(&format!("{}:4:12:", path.display())),
+        message.starts_with(&format!("{}:{line}:{column}:", path.display())),
         "{message}"
     );
     assert!(message.contains("pinned by tag"), "{message}");
@@ -377,20 +370,16 @@ fn a_tag_where_a_digest_is_required_fails_the_lane_at_load() {
 #[test]
 fn the_main_lane_requires_expected_oci() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("registry.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "version: 1\nprocessors:\n  {NAME}:\n    image: {}\n",
-            reference_image()
-        ),
-    )
-    .expect("write registry");
+    let path = registry::write_entry(
+        dir.path(),
+        DocumentEntry::default().image(reference_image()),
+    );
     let run = lane("main", &path, dir.path()).arg("--list").run();
     assert_eq!(run.code, 2, "{}", explain(&run));
     let message = run.event_message("error.usage").expect("error.usage");
+    let (line, column) = registry::position_of(&path, NAME);
     assert!(
-        message.starts_with(&format!("{}:3:3:", path.display())),
+        message.starts_with(&format!("{}:{line}:{column}:", path.display())),
         "{message}"
     );
     assert!(message.contains("expected_oci"), "{message}");

@@ -6,22 +6,24 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use support::processor::{Options, Processor, reference_image};
+use support::registry::DocumentEntry;
 use support::{Cli, Run, fixture};
-
-const NAME: &str = "theory/reference@0.1.0";
+use theory_conform::vocab::Transport;
 
 /// The reference processor's pinned image and a url: every target of the lane.
 fn registry(dir: &Path, url: &str) -> PathBuf {
-    let image = reference_image();
-    let body = format!(
-        "version: 1\nprocessors:\n  {NAME}:\n    image: {image}\n    expected_oci: {image}\n    url: {url}\n    run_timeout: 20s\n    transports: [ws, http, sse]\n    fixtures: {}\n",
-        fixture("fixtures/reference-processor/inputs").display()
-    );
-    let path = dir.join("registry.yaml");
-    std::fs::write(&path, body).expect("write registry");
-    path
+    support::registry::write_entry(
+        dir,
+        DocumentEntry::default()
+            .pinned_image(&reference_image())
+            .url(url)
+            .run_timeout(Duration::from_secs(20))
+            .transports(&Transport::ALL)
+            .fixtures(fixture("fixtures/reference-processor/inputs")),
+    )
 }
 
 fn lane(registry: &Path, dir: &Path) -> Cli {

@@ -6,6 +6,7 @@ mod support;
 use std::path::PathBuf;
 
 use support::processor::{Options, Processor, digest_of, docker_available, reference_image};
+use support::registry::{Document, DocumentEntry};
 use support::{Cli, Run};
 use theory_contract::canon;
 
@@ -85,11 +86,8 @@ fn url_run(processor: &Processor, id: &str, dir: &tempfile::TempDir) -> Cli {
     .arg(format!("{}/{{execution_id}}/", dir.path().display()))
 }
 
-fn registry_file(dir: &tempfile::TempDir, body: &str) -> PathBuf {
-    let path = dir.path().join("registry.yaml");
-    std::fs::write(&path, format!("version: 1\nprocessors:\n  {NAME}:\n{body}"))
-        .expect("write registry");
-    path
+fn registry_file(dir: &tempfile::TempDir, entry: DocumentEntry) -> PathBuf {
+    support::registry::write(dir.path(), &Document::new().processor(NAME, entry))
 }
 
 #[test]
@@ -262,10 +260,9 @@ fn target_selection_follows_flag_then_run_target_then_modal_environment() {
     let dir = tempfile::tempdir().expect("tempdir");
     let registry = registry_file(
         &dir,
-        &format!(
-            "    url: {}\n    modal:\n      app: echo\n      function: run\n",
-            processor.http_url()
-        ),
+        DocumentEntry::default()
+            .url(processor.http_url())
+            .modal("echo", "run"),
     );
     let run = |env: &[(&str, &str)], flag: Option<&str>| {
         let mut cli = Cli::new([
@@ -353,10 +350,9 @@ fn a_declared_secret_that_is_absent_gives_err_missing_secret_and_a_present_one_i
     let dir = tempfile::tempdir().expect("tempdir");
     let registry = registry_file(
         &dir,
-        &format!(
-            "    url: {}\n    secrets: [THEORY_TEST_TOKEN]\n",
-            processor.http_url()
-        ),
+        DocumentEntry::default()
+            .url(processor.http_url())
+            .secret("THEORY_TEST_TOKEN"),
     );
     let base = || {
         Cli::new([
@@ -586,10 +582,9 @@ fn a_container_whose_engine_digest_differs_gives_err_registry_mismatch() {
     let fixtures = support::root().join("fixtures/reference-processor/inputs");
     let honest = registry_file(
         &dir,
-        &format!(
-            "    image: {image}\n    expected_oci: {image}\n    fixtures: {}\n",
-            fixtures.display()
-        ),
+        DocumentEntry::default()
+            .pinned_image(&image)
+            .fixtures(fixtures),
     );
     let run = |registry: &PathBuf, id: &str| {
         check(
@@ -620,12 +615,16 @@ fn a_container_whose_engine_digest_differs_gives_err_registry_mismatch() {
         ok.run.stderr
     );
     assert_eq!(ok.envelope["meta"]["image_digest"], digest.as_str());
-    let lying = dir.path().join("lying.yaml");
-    std::fs::write(
-        &lying,
-        format!("version: 1\nprocessors:\n  {NAME}:\n    image: {image}\n    expected_oci: {repo}@{claimed}\n    env:\n      THEORY_FAULT: digest-wrong\n"),
-    )
-    .expect("write");
+    let lying = support::registry::write_as(
+        &dir.path().join("lying.yaml"),
+        &Document::new().processor(
+            NAME,
+            DocumentEntry::default()
+                .image(&image)
+                .expected_oci(format!("{repo}@{claimed}"))
+                .env("THEORY_FAULT", "digest-wrong"),
+        ),
+    );
     let drifted = run(&lying, "local-drift");
     assert_eq!(
         drifted.code(),

@@ -12,11 +12,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use support::lanes::FINGERPRINT;
 use support::processor::{Options, Processor, binary};
 use support::{Cli, fixture};
 
-const NAME: &str = "theory/reference@0.1.0";
-const FINGERPRINT: &str = "cpu:1;memory:512Mi;platform:amd64;runtime:container";
 const DIGEST: &str = "sha256:5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f";
 
 /// Every variation; `every_variation_has_a_test` keeps it equal to the catalogue.
@@ -43,14 +42,13 @@ fn start(variation: &str) -> Processor {
 /// A registry with the native processor as the url target (no image: local
 /// trials skip), the default 12 s health budget.
 fn registry(dir: &Path, processor: &Processor) -> PathBuf {
-    let body = format!(
-        "version: 1\nprocessors:\n  {NAME}:\n    expected_oci: selftest.invalid/theory/reference@{DIGEST}\n    url: {}\n    env:\n      THEORY_ENV_FINGERPRINT: {FINGERPRINT}\n    health: 12s\n    run_timeout: 20s\n    transports: [ws, http, sse]\n    fixtures: {}\n",
-        processor.http_url(),
-        fixture("fixtures/reference-processor/inputs").display()
-    );
-    let path = dir.join("registry.yaml");
-    std::fs::write(&path, body).expect("write registry");
-    path
+    support::registry::write_entry(
+        dir,
+        support::registry::reference_remote()
+            .expected_oci(format!("selftest.invalid/theory/reference@{DIGEST}"))
+            .url(processor.http_url())
+            .health(Duration::from_secs(12)),
+    )
 }
 
 /// The staging lane passes the processor with `variation`: exit 0, no

@@ -15,13 +15,7 @@ pub const FINGERPRINT: &str = "cpu:1;memory:512Mi;platform:amd64;runtime:contain
 /// A registry with the reference processor reachable only at `url` (no
 /// container), declaring every transport; written to `dir/registry.yaml`.
 pub fn url_registry(dir: &Path, url: &str) -> PathBuf {
-    let body = format!(
-        "version: 1\nprocessors:\n  {NAME}:\n    url: {url}\n    env:\n      THEORY_ENV_FINGERPRINT: {FINGERPRINT}\n    run_timeout: 20s\n    transports: [ws, http, sse]\n    fixtures: {}\n",
-        fixture("fixtures/reference-processor/inputs").display()
-    );
-    let path = dir.join("registry.yaml");
-    std::fs::write(&path, body).expect("write registry");
-    path
+    super::registry::write_entry(dir, super::registry::reference_remote().url(url))
 }
 
 /// `--lane name` with `registry`; JUnit, JSON, work and state under `dir`;

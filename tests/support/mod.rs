@@ -4,6 +4,7 @@
 
 pub mod lanes;
 pub mod processor;
+pub mod registry;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

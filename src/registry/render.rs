@@ -1,0 +1,141 @@
+//! `theory-conform registry render` and `registry env`: one processor's
+//! entry, taken from a registry file (or the embedded one) and changed by
+//! typed values, for scripts that would otherwise rewrite YAML or read it
+//! with text tools (`ci/certify`).
+//!
+//! **Invariant:** the output is a [`Document`] serialized by serde, and it
+//! is checked by the resolving stage before it is printed, so a rendered
+//! registry always loads.
+
+use std::path::{Path, PathBuf};
+
+use super::{Document, EMBEDDED, EMBEDDED_NAME, ProcessorRef, Registry, TagPolicy};
+
+/// What to render: the source, the processor, and the fields to set.
+#[derive(Clone, Debug, Default)]
+pub struct Render {
+    /// The source registry; the embedded one when `None`.
+    pub registry: Option<PathBuf>,
+    /// The processor whose entry is kept (the others are dropped).
+    pub processor: String,
+    /// Sets `url`.
+    pub url: Option<String>,
+    /// Sets `ca_file`.
+    pub ca_file: Option<PathBuf>,
+    /// Sets `image`.
+    pub image: Option<String>,
+    /// Sets `expected_oci`.
+    pub expected_oci: Option<String>,
+}
+
+/// The source document and the folder its relative paths resolve against.
+fn source(registry: Option<&Path>) -> Result<(Document, PathBuf, String), String> {
+    match registry {
+        Some(path) => {
+            let doc = Document::load(path).map_err(|e| e.to_string())?;
+            let base = path
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+            Ok((doc, base, path.display().to_string()))
+        }
+        None => Ok((
+            Document::parse(EMBEDDED, EMBEDDED_NAME).map_err(|e| e.to_string())?,
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            EMBEDDED_NAME.to_owned(),
+        )),
+    }
+}
+
+/// The rendered registry's YAML; `Err` is a configuration error (exit 2).
+pub fn render(request: &Render) -> Result<String, String> {
+    let (doc, base, origin) = source(request.registry.as_deref())?;
+    let name = ProcessorRef::parse(&request.processor).map_err(|m| format!("--processor: {m}"))?;
+    let mut entry = doc
+        .processors
+        .get(&request.processor)
+        .cloned()
+        .ok_or_else(|| format!("{name} is not in {origin}"))?;
+    let absolute = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+    entry.fixtures = entry.fixtures.map(absolute);
+    entry.ca_file = request.ca_file.clone().or(entry.ca_file).map(absolute);
+    if let Some(url) = &request.url {
+        entry.url = Some(url.clone());
+    }
+    if let Some(image) = &request.image {
+        entry.image = Some(image.clone());
+    }
+    if let Some(expected) = &request.expected_oci {
+        entry.expected_oci = Some(expected.clone());
+    }
+    let text = Document::new().processor(name.to_string(), entry).to_yaml();
+    Registry::parse(&text, "<rendered registry>", &base, TagPolicy::AllowTags)
+        .map_err(|e| e.to_string())?;
+    Ok(text)
+}
+
+/// The value of `key` in the `env` of `processor`'s entry.
+pub fn env_value(registry: Option<&Path>, processor: &str, key: &str) -> Result<String, String> {
+    let (doc, _, origin) = source(registry)?;
+    let entry = doc
+        .processors
+        .get(processor)
+        .ok_or_else(|| format!("{processor} is not in {origin}"))?;
+    entry
+        .env
+        .get(key)
+        .cloned()
+        .ok_or_else(|| format!("{processor} in {origin} sets no env {key}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAME: &str = "theory/reference@0.1.0";
+
+    #[test]
+    fn the_embedded_entry_renders_with_new_values_and_absolute_paths() {
+        let text = render(&Render {
+            processor: NAME.to_owned(),
+            url: Some("https://127.0.0.1:8443/".to_owned()),
+            ca_file: Some(PathBuf::from("/tmp/ca.pem")),
+            ..Render::default()
+        })
+        .expect("renders");
+        let doc = Document::parse(&text, "t").expect("parses");
+        let entry = &doc.processors[NAME];
+        assert_eq!(entry.url.as_deref(), Some("https://127.0.0.1:8443/"));
+        assert_eq!(entry.ca_file.as_deref(), Some(Path::new("/tmp/ca.pem")));
+        let fixtures = entry.fixtures.as_deref().expect("fixtures");
+        assert!(
+            fixtures.is_absolute() && fixtures.ends_with("fixtures/reference-processor/inputs")
+        );
+        let embedded = Document::parse(EMBEDDED, "e").expect("parses");
+        assert_eq!(entry.image, embedded.processors[NAME].image);
+    }
+
+    #[test]
+    fn unknown_processors_and_invalid_values_are_refused() {
+        let unknown = Render {
+            processor: "theory/nope@1".to_owned(),
+            ..Render::default()
+        };
+        assert!(render(&unknown).expect_err("unknown").contains("is not in"));
+        let bad_url = Render {
+            processor: NAME.to_owned(),
+            url: Some("ftp://example.com/".to_owned()),
+            ..Render::default()
+        };
+        assert!(render(&bad_url).is_err());
+    }
+
+    #[test]
+    fn env_values_come_from_the_entry() {
+        assert_eq!(
+            env_value(None, NAME, "THEORY_ENV_FINGERPRINT").as_deref(),
+            Ok("cpu:1;memory:512Mi;platform:amd64;runtime:container")
+        );
+        assert!(env_value(None, NAME, "NOPE").is_err());
+        assert!(env_value(None, "theory/nope@1", "X").is_err());
+    }
+}
