@@ -196,10 +196,14 @@ fn breaks(rule: &Rule, file: &str) -> bool {
         return false;
     }
     let text = product_text(file);
-    rule.needles.iter().any(|needle| match needle.strip_prefix('^') {
-        Some(start) => text.lines().any(|line| line.trim_start().starts_with(start)),
-        None => text.contains(needle),
-    })
+    rule.needles
+        .iter()
+        .any(|needle| match needle.strip_prefix('^') {
+            Some(start) => text
+                .lines()
+                .any(|line| line.trim_start().starts_with(start)),
+            None => text.contains(needle),
+        })
 }
 
 fn offenders(rule: &Rule) -> Vec<String> {
