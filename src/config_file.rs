@@ -72,6 +72,18 @@ pub(crate) fn locate(text: &str, needle: &str) -> (usize, usize) {
     locate_from(text, needle, 0)
 }
 
+/// A configuration file's text and the name its errors use for it.
+pub(crate) fn read(path: &std::path::Path) -> Result<(String, String), ConfigError> {
+    let origin = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((text, origin)),
+        Err(e) => Err(ConfigError::Unreadable {
+            origin,
+            reason: e.to_string(),
+        }),
+    }
+}
+
 /// The one version of every configuration file this build reads.
 pub const VERSION: u32 = 1;
 

@@ -182,11 +182,7 @@ impl Registry {
 
     /// A registry file; relative paths resolve against its folder.
     pub fn load(path: &Path, policy: TagPolicy) -> Result<Self, RegistryError> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| RegistryError::Unreadable {
-            origin: origin.clone(),
-            reason: e.to_string(),
-        })?;
+        let (text, origin) = crate::config_file::read(path)?;
         let base = path
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);

@@ -115,11 +115,7 @@ impl Document {
 
     /// Reads and parses a registry file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
-            origin: origin.clone(),
-            reason: e.to_string(),
-        })?;
+        let (text, origin) = crate::config_file::read(path)?;
         Self::parse(&text, &origin)
     }
 
