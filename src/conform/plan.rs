@@ -19,6 +19,7 @@ use theory_contract::WritePrefix;
 use super::golden::Store;
 use super::lanes::{Lane, Lanes};
 use super::suite::{Case, Check, FixtureKind, TargetName, Via};
+use super::trial_id::TrialId;
 use crate::adapter::Target;
 use crate::plan::{Environment, TargetInputs, build_target};
 use crate::registry::{Entry, ProcessorRef, Registry};
@@ -56,9 +57,20 @@ pub struct TrialSpec {
 }
 
 impl TrialSpec {
+    /// Its identity (of which [`TrialSpec::name`] is the text).
+    pub fn id(&self) -> TrialId {
+        TrialId {
+            suite: self.suite.clone(),
+            case: self.case.name.clone(),
+            processor: self.processor.clone(),
+            target: self.target,
+            via: self.via,
+        }
+    }
+
     /// `suite::case`.
     pub fn case_id(&self) -> String {
-        format!("{}::{}", self.suite, self.case.name)
+        self.id().case_id()
     }
 }
 
@@ -223,10 +235,14 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<LanePlan, String> {
                     .unwrap_or_default();
                 for &target in &targets {
                     for &via in &vias {
-                        let name = format!(
-                            "{}::{}::{processor}::{target}::{via}",
-                            suite.name, case.name
-                        );
+                        let name = TrialId {
+                            suite: suite.name.clone(),
+                            case: case.name.clone(),
+                            processor: processor.clone(),
+                            target,
+                            via,
+                        }
+                        .to_string();
                         let work = work(
                             &case,
                             &suite.name,
