@@ -7,7 +7,7 @@ use theory_contract::canon::{self, Json};
 
 use super::super::verdict::{Findings, Verdict};
 use super::common::{
-    expected_digest, infrastructure, next_ids, orchestrator_plan, outcome_infrastructure,
+    expected_digest, infrastructure, next_ids, orchestrator_plan, outcome_infrastructure, request,
     run_timeout,
 };
 use super::doc::{answer_doc, member};
@@ -29,18 +29,10 @@ pub(super) async fn check(ctx: &mut Ctx<'_>) -> Checked {
     let input = ctx.first_input()?;
     let mut findings = Findings::default();
     let run = next_ids(&mut ctx.ids);
-    let plan = orchestrator_plan(
-        ctx,
-        &target,
-        transport,
-        &run,
-        &input.value,
-        Some(expected.clone()),
-    );
     let exchange = adapter::call(
         &endpoint,
         transport,
-        &plan.request,
+        &request(&run, &input.value),
         run_timeout(ctx),
         &Limits::default(),
     )
