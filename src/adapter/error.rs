@@ -183,7 +183,10 @@ impl AdapterError {
             Self::Protocol {
                 rule: BreakRule::WsCloseMissing | BreakRule::WsResultMissing,
                 ..
-            } => !exchange.frames.iter().any(|f| f.kind == "RunResult"),
+            } => !exchange
+                .frames
+                .iter()
+                .any(|f| f.frame_kind() == Some(theory_contract::FrameKind::RunResult)),
             Self::Engine { .. }
             | Self::ImageNotFound { .. }
             | Self::ContainerStart { .. }

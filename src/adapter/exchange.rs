@@ -60,6 +60,15 @@ pub struct Seen {
     pub bytes: usize,
 }
 
+impl Seen {
+    /// The frame's kind, when it is one of the contract's.
+    pub fn frame_kind(&self) -> Option<theory_contract::FrameKind> {
+        theory_contract::FrameKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == self.kind)
+    }
+}
+
 /// The longest `kind` kept in a [`Seen`]; longer ones are cut.
 pub const KIND_MAX: usize = 64;
 

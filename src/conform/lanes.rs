@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::suite::{ConfigError, Suite, TargetName, Via};
+use super::suite::{ConfigError, Suite, Via};
 use crate::registry::TagPolicy;
+use crate::vocab::TargetKind;
 
 /// The embedded lanes file.
 pub const EMBEDDED_LANES: &str = include_str!("../../ci/lanes.yaml");
@@ -42,7 +43,7 @@ pub struct Lane {
     /// The suites it runs, in order.
     pub suites: Vec<String>,
     /// The targets it runs on.
-    pub targets: Vec<TargetName>,
+    pub targets: Vec<TargetKind>,
     /// The transports it talks.
     pub transports: Vec<Via>,
     /// Whether image tags are accepted (only the dev lane).
@@ -84,7 +85,7 @@ enum RawTags {
 struct RawLane {
     description: String,
     suites: Vec<String>,
-    targets: Vec<TargetName>,
+    targets: Vec<TargetKind>,
     transports: Vec<Via>,
     tags: RawTags,
     require_expected_oci: bool,

@@ -13,6 +13,7 @@
 //! - `known` — known-failure and known-flaky lists: globs, reasons, expiry.
 //! - `partition` — `--partition count:K/N` and `hash:K/N`.
 //! - `state` — the last run's failures, for `--last-failed`.
+//! - `trial_id` — a planned trial's name as a type.
 //! - `runner` — libtest-mimic, the runtime, shared endpoints, retries of
 //!   flaky trials, replay commands, exit code.
 //!
@@ -30,6 +31,7 @@ pub mod seed;
 pub mod selftest;
 pub mod state;
 pub mod suite;
+pub mod trial_id;
 pub mod verdict;
 
 pub use runner::{DEFAULT_GOLDEN_DIR, DEFAULT_WORK_DIR, LaneOptions, run};

@@ -18,10 +18,12 @@ use theory_contract::WritePrefix;
 
 use super::golden::Store;
 use super::lanes::{Lane, Lanes};
-use super::suite::{Case, Check, FixtureKind, TargetName, Via};
+use super::suite::{Case, Check, FixtureKind, Via};
+use super::trial_id::TrialId;
 use crate::adapter::Target;
 use crate::plan::{Environment, TargetInputs, build_target};
 use crate::registry::{Entry, ProcessorRef, Registry};
+use crate::vocab::TargetKind;
 
 /// One input document of a processor.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,7 +50,7 @@ pub struct TrialSpec {
     /// The processor.
     pub processor: ProcessorRef,
     /// The target.
-    pub target: TargetName,
+    pub target: TargetKind,
     /// The transport (or `none`).
     pub via: Via,
     /// What to run, or why it is skipped.
@@ -56,9 +58,20 @@ pub struct TrialSpec {
 }
 
 impl TrialSpec {
+    /// Its identity (of which [`TrialSpec::name`] is the text).
+    pub fn id(&self) -> TrialId {
+        TrialId {
+            suite: self.suite.clone(),
+            case: self.case.name.clone(),
+            processor: self.processor.clone(),
+            target: self.target,
+            via: self.via,
+        }
+    }
+
     /// `suite::case`.
     pub fn case_id(&self) -> String {
-        format!("{}::{}", self.suite, self.case.name)
+        self.id().case_id()
     }
 }
 
@@ -72,7 +85,7 @@ pub struct Work {
     /// The transport compared with (parity, negative parity).
     pub peer_via: Option<Via>,
     /// The target compared with (parity across targets).
-    pub peer_target: Option<TargetName>,
+    pub peer_target: Option<TargetKind>,
     /// How many calls it makes at most (for its safety budget).
     pub calls: u32,
 }
@@ -85,7 +98,7 @@ pub struct ProcessorPlan {
     /// Its file-system slug (golden folder).
     pub slug: String,
     /// The targets it offers in this lane.
-    pub targets: BTreeMap<TargetName, Target>,
+    pub targets: BTreeMap<TargetKind, Target>,
 }
 
 /// The whole lane, planned.
@@ -168,7 +181,7 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<LanePlan, String> {
         for &target in &lane.targets {
             if offer(entry, target).is_ok() {
                 let built = build_target(&TargetInputs {
-                    kind: target.kind(),
+                    kind: target,
                     processor: name,
                     entry: Some(entry),
                     url: None,
@@ -201,7 +214,7 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<LanePlan, String> {
         };
         for case in &suite.cases {
             let case = Arc::new(case.clone());
-            let targets: Vec<TargetName> = lane
+            let targets: Vec<TargetKind> = lane
                 .targets
                 .iter()
                 .copied()
@@ -223,10 +236,14 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<LanePlan, String> {
                     .unwrap_or_default();
                 for &target in &targets {
                     for &via in &vias {
-                        let name = format!(
-                            "{}::{}::{processor}::{target}::{via}",
-                            suite.name, case.name
-                        );
+                        let name = TrialId {
+                            suite: suite.name.clone(),
+                            case: case.name.clone(),
+                            processor: processor.clone(),
+                            target,
+                            via,
+                        }
+                        .to_string();
                         let work = work(
                             &case,
                             &suite.name,
@@ -273,19 +290,19 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<LanePlan, String> {
 }
 
 /// Whether the entry offers a target; the skip reason when not.
-pub fn offer(entry: &Entry, target: TargetName) -> Result<(), String> {
+pub fn offer(entry: &Entry, target: TargetKind) -> Result<(), String> {
     let offered = match target {
-        TargetName::Local => entry.image.is_some(),
-        TargetName::Url => entry.url.is_some(),
-        TargetName::Modal => entry.modal.is_some(),
+        TargetKind::Local => entry.image.is_some(),
+        TargetKind::Url => entry.url.is_some(),
+        TargetKind::Modal => entry.modal.is_some(),
     };
     if offered {
         Ok(())
     } else {
         Err(match target {
-            TargetName::Local => "no image in the registry entry".to_owned(),
-            TargetName::Url => "no url in the registry entry".to_owned(),
-            TargetName::Modal => "no modal section in the registry entry".to_owned(),
+            TargetKind::Local => "no image in the registry entry".to_owned(),
+            TargetKind::Url => "no url in the registry entry".to_owned(),
+            TargetKind::Modal => "no modal section in the registry entry".to_owned(),
         })
     }
 }
@@ -300,9 +317,9 @@ fn work(
     store: &Store,
     pp: &ProcessorPlan,
     own: &[Input],
-    target: TargetName,
+    target: TargetKind,
     via: Via,
-    targets: &[TargetName],
+    targets: &[TargetKind],
     vias: &[Via],
 ) -> Result<Work, String> {
     offer(&pp.entry, target)?;
@@ -357,7 +374,7 @@ fn work(
             work.calls = work.calls.saturating_mul(2);
         }
         Check::ParityTargets => {
-            let offered: Vec<TargetName> = targets
+            let offered: Vec<TargetKind> = targets
                 .iter()
                 .copied()
                 .filter(|t| pp.targets.contains_key(t))

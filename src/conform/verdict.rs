@@ -38,6 +38,34 @@ pub struct Failure {
 }
 
 impl Verdict {
+    /// An infrastructure error.
+    pub fn error(message: impl Into<String>) -> Self {
+        Self::Error {
+            message: message.into(),
+        }
+    }
+
+    /// A trial that does not apply.
+    pub fn skip(reason: impl Into<String>) -> Self {
+        Self::Skip {
+            reason: reason.into(),
+        }
+    }
+
+    /// A conformance failure with a message only (no diff, no trace).
+    pub fn fail(message: impl Into<String>) -> Self {
+        Self::Fail(Failure {
+            message: message.into(),
+            diff: None,
+            trace: None,
+        })
+    }
+
+    /// Whether the trial failed or errored (what is retried and replayed).
+    pub const fn is_failure(&self) -> bool {
+        matches!(self, Self::Fail(_) | Self::Error { .. })
+    }
+
     /// `pass`, `fail`, `error` or `skip`.
     pub const fn as_str(&self) -> &'static str {
         match self {

@@ -1,9 +1,9 @@
-//! The JSON summary (`--json FILE`): canonical JSON (RFC 8785),
+//! The JSON summary (`--json FILE`): a [`Summary`] in canonical JSON (RFC 8785),
 //!
 //! ```json
 //! {"counts":{"errors":0,"failed":1,"flaky":0,"known_failures":0,"passed":40,"skipped":2,"total":43},
-//!  "lane":"staging","seed":42,
-//!  "trials":[{"duration_ms":12,"message":"...","name":"contract::...","verdict":"fail"}]}
+//!  "lane":"staging","seed":"42",
+//!  "trials":[{"duration_ms":12,"message":"...","name":"contract::...","suite":"contract","verdict":"fail"}]}
 //! ```
 //!
 //! Trials are sorted by name; `verdict` is the record's status (`pass`,
@@ -13,53 +13,221 @@
 //! `reason`; a flaky pass adds `attempts` and `failed_attempts`. Nothing
 //! but `duration_ms` changes between two runs with the same seed.
 //!
+//! The same type reads a summary back (the selftest does), so writer and
+//! reader cannot disagree on a field or a status.
+//!
 //! **Invariant:** a pure function of the events.
 
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
-use super::{Disposition, Event, RunInfo, clean, counts, records};
+use super::{Counts, Disposition, Event, Record, RunInfo, Status, clean, counts, records};
+
+/// The whole summary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    /// The lane.
+    pub lane: String,
+    /// The seed (a string: JSON numbers lose integers above 2^53).
+    #[serde(with = "seed_text")]
+    pub seed: u64,
+    /// The trials by status.
+    pub counts: Counts,
+    /// One entry per trial, sorted by name.
+    pub trials: Vec<TrialSummary>,
+}
+
+/// One trial of a [`Summary`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrialSummary {
+    /// The trial's name.
+    pub name: String,
+    /// Its suite.
+    pub suite: String,
+    /// Its status.
+    pub verdict: Status,
+    /// The full detail, then the replay command (empty for a pass).
+    pub message: String,
+    /// How long it took (every attempt), in whole milliseconds.
+    pub duration_ms: u64,
+    /// A known failure's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// A flaky pass's attempts (the failed ones and the passing one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<usize>,
+    /// A flaky pass's failed attempts' details, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_attempts: Option<Vec<String>>,
+}
+
+impl TrialSummary {
+    fn of(record: &Record) -> Self {
+        let mut trial = Self {
+            name: record.name.clone(),
+            suite: record.suite.clone(),
+            verdict: record.status(),
+            message: clean(&record.details()),
+            duration_ms: u64::try_from(record.duration.as_millis()).unwrap_or(u64::MAX),
+            reason: None,
+            attempts: None,
+            failed_attempts: None,
+        };
+        match &record.disposition {
+            Disposition::Plain => {}
+            Disposition::KnownFailure { reason } => trial.reason = Some(clean(reason)),
+            Disposition::Flaky { failures } => {
+                trial.attempts = Some(failures.len() + 1);
+                trial.failed_attempts = Some(failures.iter().map(|f| clean(f)).collect());
+            }
+        }
+        trial
+    }
+}
+
+impl Summary {
+    /// The summary of a run.
+    pub fn of(info: &RunInfo, events: &[Event]) -> Self {
+        Self {
+            lane: info.lane.clone(),
+            seed: info.seed,
+            counts: counts(events),
+            trials: records(events).into_iter().map(TrialSummary::of).collect(),
+        }
+    }
+
+    /// Reads a summary's bytes.
+    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+}
 
 /// The summary's bytes.
 pub fn render(info: &RunInfo, events: &[Event]) -> Vec<u8> {
-    let c = counts(events);
-    let trials: Vec<serde_json::Value> = records(events)
-        .into_iter()
-        .map(|r| {
-            let mut trial = json!({
-                "name": r.name,
-                "suite": r.suite,
-                "verdict": r.status().as_str(),
-                "message": clean(&r.details()),
-                "duration_ms": u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
-            });
-            match &r.disposition {
-                Disposition::Plain => {}
-                Disposition::KnownFailure { reason } => {
-                    trial["reason"] = json!(clean(reason));
-                }
-                Disposition::Flaky { failures } => {
-                    let failures: Vec<String> = failures.iter().map(|f| clean(f)).collect();
-                    trial["attempts"] = json!(failures.len() + 1);
-                    trial["failed_attempts"] = json!(failures);
-                }
-            }
-            trial
+    let summary = Summary::of(info, events);
+    theory_contract::canon::to_canonical_serde(&summary)
+        .unwrap_or_else(|_| serde_json::to_vec(&summary).unwrap_or_default())
+}
+
+/// The seed as a decimal string.
+mod seed_text {
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(seed: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(seed)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests")]
+
+    use std::time::Duration;
+
+    use super::*;
+    use crate::conform::verdict::Verdict;
+
+    fn record(name: &str, verdict: Verdict, disposition: Disposition) -> Event {
+        Event::Finished(Record {
+            name: name.to_owned(),
+            suite: "contract".to_owned(),
+            verdict,
+            disposition,
+            replay: None,
+            duration: Duration::from_millis(7),
         })
-        .collect();
-    let doc = json!({
-        "lane": info.lane,
-        "seed": info.seed.to_string(),
-        "counts": {
-            "total": c.total,
-            "passed": c.passed,
-            "flaky": c.flaky,
-            "failed": c.failed,
-            "known_failures": c.known_failures,
-            "errors": c.errors,
-            "skipped": c.skipped,
-        },
-        "trials": trials,
-    });
-    theory_contract::canon::to_canonical_serde(&doc)
-        .unwrap_or_else(|_| doc.to_string().into_bytes())
+    }
+
+    fn events() -> Vec<Event> {
+        vec![
+            record("b", Verdict::fail("x \"y\"\n"), Disposition::Plain),
+            record("a", Verdict::Pass, Disposition::Plain),
+            record(
+                "c",
+                Verdict::fail("z"),
+                Disposition::KnownFailure {
+                    reason: "r".to_owned(),
+                },
+            ),
+            record(
+                "d",
+                Verdict::Pass,
+                Disposition::Flaky {
+                    failures: vec!["f1".to_owned()],
+                },
+            ),
+            record("e", Verdict::error("down"), Disposition::Plain),
+            record("f", Verdict::skip("n/a"), Disposition::Plain),
+        ]
+    }
+
+    #[test]
+    fn a_summary_round_trips_through_its_bytes() {
+        let info = RunInfo {
+            lane: "pr".to_owned(),
+            seed: u64::MAX,
+        };
+        let bytes = render(&info, &events());
+        let read = Summary::parse(&bytes).unwrap();
+        assert_eq!(read, Summary::of(&info, &events()));
+        assert_eq!(read.seed, u64::MAX);
+        let statuses: Vec<Status> = read.trials.iter().map(|t| t.verdict).collect();
+        assert_eq!(
+            statuses,
+            [
+                Status::Pass,
+                Status::Fail,
+                Status::KnownFailure,
+                Status::Flaky,
+                Status::Error,
+                Status::Skip
+            ]
+        );
+        assert_eq!(read.trials[2].reason.as_deref(), Some("r"));
+        assert_eq!(read.trials[3].attempts, Some(2));
+        assert_eq!(read.counts.known_failures, 1);
+        assert_eq!(read.counts.flaky, 1);
+    }
+
+    #[test]
+    fn the_bytes_are_canonical_with_the_documented_fields() {
+        let info = RunInfo {
+            lane: "pr".to_owned(),
+            seed: 42,
+        };
+        let events = vec![
+            record("a", Verdict::Pass, Disposition::Plain),
+            record(
+                "c",
+                Verdict::fail("z"),
+                Disposition::KnownFailure {
+                    reason: "r".to_owned(),
+                },
+            ),
+        ];
+        let text = String::from_utf8(render(&info, &events)).unwrap();
+        assert_eq!(
+            text,
+            r#"{"counts":{"errors":0,"failed":0,"flaky":0,"known_failures":1,"passed":1,"skipped":0,"total":2},"lane":"pr","seed":"42","trials":[{"duration_ms":7,"message":"","name":"a","suite":"contract","verdict":"pass"},{"duration_ms":7,"message":"z","name":"c","reason":"r","suite":"contract","verdict":"known_failure"}]}"#
+        );
+    }
+
+    #[test]
+    fn a_summary_with_an_unknown_status_or_field_is_refused() {
+        let good = r#"{"counts":{"errors":0,"failed":0,"flaky":0,"known_failures":0,"passed":1,"skipped":0,"total":1},"lane":"pr","seed":"1","trials":[{"duration_ms":1,"message":"","name":"a","suite":"s","verdict":"pass"}]}"#;
+        assert!(Summary::parse(good.as_bytes()).is_ok());
+        assert!(Summary::parse(good.replace("\"pass\"", "\"passed\"").as_bytes()).is_err());
+        assert!(
+            Summary::parse(good.replace("\"lane\"", "\"extra\":1,\"lane\"").as_bytes()).is_err()
+        );
+        assert!(
+            Summary::parse(good.replace("\"1\",\"trials\"", "1,\"trials\"").as_bytes()).is_err()
+        );
+    }
 }

@@ -63,7 +63,8 @@ pub enum Disposition {
 }
 
 /// What a record counts as.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Passed at the first attempt.
     Pass,
@@ -127,7 +128,8 @@ pub struct RunInfo {
 }
 
 /// Counts by status.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Counts {
     /// Trials.
     pub total: usize,

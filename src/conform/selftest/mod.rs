@@ -19,19 +19,24 @@
 //! outside its own temporary folder (the lane runs with `CI=true`, so no
 //! golden is written).
 
+mod lane;
+mod render;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead as _, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::environment::Environment;
 use crate::exit::Exit;
 use crate::registry::{ProcessorRef, Registry, TagPolicy};
+use lane::run_one;
+
+pub use render::render;
 
 /// Faults run at the same time (each is one processor and one lane).
 pub const PARALLELISM: usize = 2;
@@ -214,113 +219,6 @@ impl Matrix {
     }
 }
 
-/// The one renderer: the matrix as a text table, then the two totals.
-pub fn render(matrix: &Matrix) -> String {
-    let mark = |b: bool| if b { "✓" } else { "✗" };
-    let width = matrix
-        .rows
-        .iter()
-        .map(|r| r.fault.as_ref().map_or(8, |f| f.slug.len()))
-        .max()
-        .unwrap_or(8);
-    let mut out = format!(
-        "selftest: lane {} (url target), seed {SEED}\n\n{:<width$}  a b c  failing cases\n",
-        matrix.lane, "fault"
-    );
-    for row in &matrix.rows {
-        let judgement = judge(row);
-        let name = row.fault.as_ref().map_or("(none)", |f| f.slug.as_str());
-        let c = judgement.rule_named.map_or("·", mark);
-        let (b, a) = (mark(judgement.exact), mark(judgement.caught));
-        let cases = match &row.outcome {
-            Outcome::Ran { failing, ran, .. } if failing.is_empty() => {
-                format!("— ({ran} trials ran)")
-            }
-            Outcome::Ran { failing, .. } => failing.iter().cloned().collect::<Vec<_>>().join(", "),
-            Outcome::Broken { reason } => format!("BROKEN: {reason}"),
-        };
-        out.push_str(&format!("{name:<width$}  {a} {b} {c}  {cases}\n"));
-        if let (
-            Some(fault),
-            Outcome::Ran {
-                failing, errored, ..
-            },
-        ) = (&row.fault, &row.outcome)
-        {
-            let missing: Vec<&str> = fault
-                .caught_by
-                .difference(failing)
-                .map(String::as_str)
-                .collect();
-            let extra: Vec<&str> = failing
-                .difference(&fault.caught_by)
-                .map(String::as_str)
-                .collect();
-            if !missing.is_empty() {
-                out.push_str(&format!(
-                    "{:width$}         not failing, catalogued: {}\n",
-                    "",
-                    missing.join(", ")
-                ));
-            }
-            if !extra.is_empty() {
-                out.push_str(&format!(
-                    "{:width$}         failing, not catalogued: {}\n",
-                    "",
-                    extra.join(", ")
-                ));
-            }
-            if !errored.is_empty() {
-                let errored: Vec<&str> = errored.iter().map(String::as_str).collect();
-                out.push_str(&format!(
-                    "{:width$}         errored: {}\n",
-                    "",
-                    errored.join(", ")
-                ));
-            }
-            if judgement.rule_named == Some(false) {
-                out.push_str(&format!(
-                    "{:width$}         no failing message names rule {}\n",
-                    "",
-                    fault.rule.as_deref().unwrap_or_default()
-                ));
-            }
-        }
-        if let (
-            None,
-            Outcome::Ran {
-                errored, messages, ..
-            },
-        ) = (&row.fault, &row.outcome)
-        {
-            for (name, message) in messages {
-                out.push_str(&format!(
-                    "{:width$}         failed: {name}: {message}\n",
-                    ""
-                ));
-            }
-            for name in errored {
-                out.push_str(&format!("{:width$}         errored: {name}\n", ""));
-            }
-        }
-    }
-    let (held, total) = matrix.sensitivity();
-    let percent = (held * 100).checked_div(total).unwrap_or(100);
-    out.push_str(&format!(
-        "\nsensitivity: {held}/{total} faults caught exactly as catalogued ({percent}%)\n"
-    ));
-    out.push_str(&format!(
-        "specificity: {}\n",
-        if matrix.specificity() {
-            "the unfaulted processor passes every trial (100%)"
-        } else {
-            "the unfaulted processor does NOT pass every trial"
-        }
-    ));
-    out.push_str("columns: a = some trial fails, b = failing cases == caught_by, c = a message names the rule (· none named)\n");
-    out
-}
-
 /// Why the selftest could not start at all (usage or infrastructure).
 #[derive(Debug, thiserror::Error)]
 pub enum SelftestError {
@@ -399,18 +297,18 @@ pub fn run(options: &Options) -> Exit {
 }
 
 /// Everything the runs share.
-struct Setup {
-    processor: PathBuf,
-    exe: PathBuf,
-    lane: String,
-    name: ProcessorRef,
-    expected_oci: String,
-    digest: String,
-    env: BTreeMap<String, String>,
-    transports: Vec<String>,
-    fixtures: PathBuf,
-    golden: PathBuf,
-    root: PathBuf,
+pub(super) struct Setup {
+    pub(super) processor: PathBuf,
+    pub(super) exe: PathBuf,
+    pub(super) lane: String,
+    pub(super) name: ProcessorRef,
+    pub(super) expected_oci: String,
+    pub(super) digest: String,
+    pub(super) env: BTreeMap<String, String>,
+    pub(super) transports: Vec<String>,
+    pub(super) fixtures: PathBuf,
+    pub(super) golden: PathBuf,
+    pub(super) root: PathBuf,
 }
 
 /// Builds the matrix: the baseline and every selected fault.
@@ -452,7 +350,9 @@ pub fn matrix(options: &Options) -> Result<Matrix, SelftestError> {
         .and_then(Path::parent)
         .ok_or_else(|| SelftestError::Registry(format!("{name}: no valid fixture")))?
         .to_path_buf();
-    let root = std::env::temp_dir().join(format!("theory-selftest-{}", std::process::id()));
+    let root = Environment::process()
+        .temp_dir()
+        .join(format!("theory-selftest-{}", std::process::id()));
     std::fs::create_dir_all(&root).map_err(|e| SelftestError::Io {
         path: root.display().to_string(),
         reason: e.to_string(),
@@ -530,7 +430,7 @@ fn locate_processor(given: Option<&Path>, exe: &Path) -> Result<PathBuf, Selftes
     if let Some(path) = given {
         return Ok(path.to_path_buf());
     }
-    if let Some(path) = std::env::var_os("THEORY_REFERENCE_PROCESSOR") {
+    if let Some(path) = Environment::process().get("THEORY_REFERENCE_PROCESSOR") {
         return Ok(PathBuf::from(path));
     }
     let beside = exe.with_file_name(PROCESSOR_BINARY);
@@ -561,216 +461,9 @@ pub fn catalogue(processor: &Path) -> Result<Vec<Catalogued>, SelftestError> {
     serde_json::from_slice(&output.stdout).map_err(|e| error(e.to_string()))
 }
 
-/// A child process killed and reaped when dropped, on every path.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// One lane run against one processor (faulted or not).
-fn run_one(setup: &Setup, fault: Option<Catalogued>) -> Row {
-    let started = Instant::now();
-    let slug = fault.as_ref().map_or("none", |f| f.slug.as_str());
-    let outcome = lane_outcome(setup, slug, fault.is_some())
-        .unwrap_or_else(|reason| Outcome::Broken { reason });
-    Row {
-        fault,
-        outcome,
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    }
-}
-
-fn lane_outcome(setup: &Setup, slug: &str, faulted: bool) -> Result<Outcome, String> {
-    let dir = setup.root.join(slug);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let (_processor, addr) = start_processor(setup, faulted.then_some(slug))?;
-    let registry = dir.join("registry.yaml");
-    std::fs::write(&registry, registry_text(setup, addr)?)
-        .map_err(|e| format!("{}: {e}", registry.display()))?;
-    let summary = dir.join("summary.json");
-    let stderr_path = dir.join("lane.stderr");
-    let stderr = std::fs::File::create(&stderr_path)
-        .map_err(|e| format!("{}: {e}", stderr_path.display()))?;
-    let child = Command::new(&setup.exe)
-        .args(["--lane", &setup.lane, "--seed", &SEED.to_string()])
-        .arg("--registry")
-        .arg(&registry)
-        .arg("--json")
-        .arg(&summary)
-        .arg("--work-dir")
-        .arg(dir.join("work"))
-        .arg("--golden-dir")
-        .arg(&setup.golden)
-        .env("CI", "true")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .map_err(|e| format!("start the lane: {e}"))?;
-    let mut lane = Guard(child);
-    let deadline = Instant::now() + LANE_BUDGET;
-    let status = loop {
-        match lane.0.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                return Err(format!(
-                    "the lane did not finish within {} s",
-                    LANE_BUDGET.as_secs()
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => return Err(format!("wait for the lane: {e}")),
-        }
-    };
-    let expected = if faulted { [0, 1] } else { [0, 0] };
-    if !status
-        .code()
-        .is_some_and(|c| expected.contains(&c) || c == 3)
-    {
-        let text = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(3).collect();
-        return Err(format!(
-            "the lane ended with {status}: {}",
-            tail.join(" / ")
-        ));
-    }
-    read_summary(&summary)
-}
-
-/// Starts the processor on loopback; returns its guard and address.
-fn start_processor(setup: &Setup, fault: Option<&str>) -> Result<(Guard, SocketAddr), String> {
-    let mut command = Command::new(&setup.processor);
-    command
-        .args(["--listen", "127.0.0.1:0"])
-        .env_remove("THEORY_FAULT")
-        .env_remove("THEORY_VARIATION")
-        .env("IMAGE_DIGEST", &setup.digest)
-        .envs(&setup.env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    if let Some(fault) = fault {
-        command.env("THEORY_FAULT", fault);
-    }
-    let mut guard = Guard(
-        command
-            .spawn()
-            .map_err(|e| format!("start {}: {e}", setup.processor.display()))?,
-    );
-    let stderr = guard
-        .0
-        .stderr
-        .take()
-        .ok_or_else(|| "the processor's stderr".to_owned())?;
-    let (tx, rx) = mpsc::channel();
-    // Reads (and so drains) the processor's stderr until it exits.
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(sender) = &tx
-                && let Ok(value) = serde_json::from_str::<serde_json::Value>(&line)
-                && value["event"] == "listening"
-                && let Some(addr) = value["addr"]
-                    .as_str()
-                    .and_then(|a| a.parse::<SocketAddr>().ok())
-            {
-                let _ = sender.send(addr);
-                tx = None;
-            }
-        }
-    });
-    let addr = rx.recv_timeout(LISTEN_BUDGET).map_err(|_| {
-        format!(
-            "the processor did not listen within {} s",
-            LISTEN_BUDGET.as_secs()
-        )
-    })?;
-    Ok((guard, addr))
-}
-
-/// The generated registry: the embedded entry's fixtures and env, the
-/// loopback url, the expected digest, small budgets, and no image.
-fn registry_text(setup: &Setup, addr: SocketAddr) -> Result<String, String> {
-    let quote = |s: &str| serde_json::to_string(s).map_err(|e| e.to_string());
-    let mut url = url::Url::parse("http://127.0.0.1/").map_err(|e| e.to_string())?;
-    url.set_ip_host(addr.ip())
-        .map_err(|()| "url host".to_owned())?;
-    url.set_port(Some(addr.port()))
-        .map_err(|()| "url port".to_owned())?;
-    let mut text = format!(
-        "version: 1\nprocessors:\n  {}:\n    expected_oci: {}\n    url: {}\n    health: {HEALTH_BUDGET}\n    run_timeout: {RUN_BUDGET}\n    transports: [{}]\n    fixtures: {}\n    env:\n",
-        quote(&setup.name.to_string())?,
-        quote(&setup.expected_oci)?,
-        quote(url.as_str())?,
-        setup.transports.join(", "),
-        quote(&setup.fixtures.display().to_string())?,
-    );
-    for (key, value) in &setup.env {
-        text.push_str(&format!("      {}: {}\n", quote(key)?, quote(value)?));
-    }
-    if setup.env.is_empty() {
-        text.push_str("      {}\n");
-    }
-    Ok(text)
-}
-
-/// The lane's JSON summary, as far as the selftest reads it.
-#[derive(Deserialize)]
-struct Summary {
-    trials: Vec<Trial>,
-}
-
-#[derive(Deserialize)]
-struct Trial {
-    name: String,
-    verdict: String,
-    #[serde(default)]
-    message: String,
-}
-
-fn read_summary(path: &Path) -> Result<Outcome, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let summary: Summary =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut ran = 0;
-    let mut failing = BTreeSet::new();
-    let mut errored = BTreeSet::new();
-    let mut messages = BTreeMap::new();
-    for trial in summary.trials {
-        match trial.verdict.as_str() {
-            "pass" => ran += 1,
-            "fail" => {
-                ran += 1;
-                failing.insert(case_of(&trial.name));
-                messages.insert(trial.name, trial.message);
-            }
-            "skip" => {}
-            _ => {
-                ran += 1;
-                errored.insert(trial.name);
-            }
-        }
-    }
-    Ok(Outcome::Ran {
-        ran,
-        failing,
-        errored,
-        messages,
-    })
-}
-
-/// `suite::case` of `suite::case::processor::target::transport`.
-fn case_of(trial: &str) -> String {
-    trial.splitn(3, "::").take(2).collect::<Vec<_>>().join("::")
-}
-
 #[cfg(test)]
 mod tests {
+    use super::lane::case_of;
     use super::*;
 
     fn fault(caught_by: &[&str], rule: Option<&str>) -> Catalogued {
@@ -803,14 +496,6 @@ mod tests {
         };
         let j = judge(&row);
         assert_eq!((j.caught, j.exact, j.rule_named), expected, "{row:?}");
-    }
-
-    #[test]
-    fn case_of_keeps_suite_and_case() {
-        assert_eq!(
-            case_of("contract::http_415::theory/reference@0.1.0::url::http"),
-            "contract::http_415"
-        );
     }
 
     #[test]

@@ -1,0 +1,43 @@
+//! `artifacts`: the disk rules for each valid fixture's outputs.
+
+use super::super::verdict::{Findings, Verdict};
+use super::common::{answered, prefix_reachable, skip_if_unseen, violation_lines};
+use super::doc::{answer_doc, string_at};
+use super::{Checked, Ctx};
+
+/// Every success envelope's outputs exist, under the prefix, as listed.
+pub(super) async fn check(ctx: &mut Ctx<'_>) -> Checked {
+    let (endpoint, transport) = ctx.wire()?;
+    if !prefix_reachable(ctx.spec.target, &endpoint) {
+        return Err(Verdict::skip(
+            "the write prefix of a remote target is not on this machine",
+        ));
+    }
+    let mut skipped = Vec::new();
+    let mut findings = Findings::default();
+    for called in answered(ctx, &endpoint, transport, &mut findings).await {
+        let name = called.input.name;
+        let Ok(doc) = answer_doc(&called.exchange) else {
+            skipped.push(name);
+            continue;
+        };
+        if string_at(&doc, &["status"]) != Some("success") {
+            skipped.push(name);
+            continue;
+        }
+        let violations = crate::artifacts::check(&doc, &called.run.prefix);
+        for line in violation_lines(&name, &violations) {
+            findings.fail(line);
+        }
+    }
+    Ok(skip_if_unseen(
+        findings,
+        &skipped,
+        ctx.work.inputs.len(),
+        |names| {
+            format!(
+                "no success envelope for {names}: nothing on disk to check (contract::envelope reports why)"
+            )
+        },
+    ))
+}

@@ -1,0 +1,238 @@
+//! What several checks share: ids and requests, the adapter's and the
+//! orchestrator's calls, and how their failures are classified.
+
+use std::time::Duration;
+
+use theory_contract::canon::{self, Json};
+use theory_contract::{
+    Digest, ErrorCode, Expect, RunRequest, Violation, check_envelope, comparable_bytes,
+};
+
+use super::super::golden;
+use super::super::plan::{Input, ProcessorPlan};
+use super::super::seed::{Ids, RunIds};
+use super::super::verdict::{Findings, Verdict};
+use super::{Ctx, MODE, trace};
+use crate::adapter::{
+    self, AdapterError, Endpoint, Exchange, HealthBudget, Limits, Target, Transport,
+};
+use crate::orchestrator::{Outcome, Plan, TargetSource};
+use crate::vocab::TargetKind;
+
+/// The run budget of one call.
+pub(super) fn run_timeout(ctx: &Ctx<'_>) -> Duration {
+    ctx.pp.entry.run_timeout
+}
+
+/// Draws the next ids and creates the prefix folder (as the orchestrator does).
+pub(super) fn next_ids(ids: &mut Ids) -> RunIds {
+    let run = ids.draw_next();
+    // The processor creates the prefix too; a failure here shows in its answer.
+    let _ = std::fs::create_dir_all(run.prefix.as_str());
+    run
+}
+
+/// The request of one run.
+pub(super) fn request(run: &RunIds, inputs: &serde_json::Value) -> RunRequest {
+    Plan::request(&run.execution_id, inputs.clone(), &run.prefix, MODE)
+}
+
+/// An exchange's infrastructure failure, as a finding's text.
+pub(super) fn infrastructure_of(item: &str, exchange: &Exchange) -> Option<String> {
+    match &exchange.outcome {
+        Err(e) if e.is_infrastructure() => Some(format!("{item}: {e}")),
+        Err(_) | Ok(_) => None,
+    }
+}
+
+/// One call of a fixture through the adapter.
+pub(super) struct Called {
+    /// The fixture.
+    pub input: Input,
+    /// Its ids.
+    pub run: RunIds,
+    /// What the processor did.
+    pub exchange: Exchange,
+}
+
+/// Calls the endpoint once per fixture of the trial, in order.
+pub(super) async fn call_each(
+    ctx: &mut Ctx<'_>,
+    endpoint: &Endpoint,
+    transport: Transport,
+) -> Vec<Called> {
+    let mut called = Vec::with_capacity(ctx.work.inputs.len());
+    for input in ctx.work.inputs.clone() {
+        let run = next_ids(&mut ctx.ids);
+        let exchange = adapter::call(
+            endpoint,
+            transport,
+            &request(&run, &input.value),
+            run_timeout(ctx),
+            &Limits::default(),
+        )
+        .await;
+        called.push(Called {
+            input,
+            run,
+            exchange,
+        });
+    }
+    called
+}
+
+/// [`call_each`], with every infrastructure failure recorded as an error
+/// and left out.
+pub(super) async fn answered(
+    ctx: &mut Ctx<'_>,
+    endpoint: &Endpoint,
+    transport: Transport,
+    findings: &mut Findings,
+) -> Vec<Called> {
+    let mut kept = Vec::new();
+    for called in call_each(ctx, endpoint, transport).await {
+        match infrastructure_of(&called.input.name, &called.exchange) {
+            Some(message) => findings.error(message),
+            None => kept.push(called),
+        }
+    }
+    kept
+}
+
+/// The verdict, or a skip (its reason from the skipped fixtures' names)
+/// when no fixture could be judged.
+pub(super) fn skip_if_unseen(
+    findings: Findings,
+    skipped: &[String],
+    total: usize,
+    reason: impl FnOnce(&str) -> String,
+) -> Verdict {
+    if !skipped.is_empty() && skipped.len() == total && findings.is_clean() {
+        return Verdict::skip(reason(&skipped.join(", ")));
+    }
+    findings.verdict()
+}
+
+/// Records `problems` (the first with the exchange's trace).
+pub(super) fn record(findings: &mut Findings, problems: Vec<String>, exchange: &Exchange) {
+    let mut problems = problems.into_iter();
+    if let Some(first) = problems.next() {
+        findings.fail_traced(first, trace(exchange));
+    }
+    for problem in problems {
+        findings.fail(problem);
+    }
+}
+
+/// One line per violation, prefixed with the item.
+pub(super) fn violation_lines(item: &str, violations: &[Violation]) -> Vec<String> {
+    violations
+        .iter()
+        .map(|v| format!("{item}: {} at {:?}: {}", v.rule, v.pointer, v.message))
+        .collect()
+}
+
+/// The envelope rules for one run's answer (ids and prefix known).
+pub(super) fn run_violations(ctx: &Ctx<'_>, doc: &Json, run: &RunIds) -> Vec<Violation> {
+    check_envelope(
+        doc,
+        &Expect {
+            execution_id: Some(&run.execution_id),
+            prefix: Some(&run.prefix),
+            host_values: ctx.host_values,
+        },
+    )
+}
+
+/// The orchestrator plan of one run on `target`.
+pub(super) fn orchestrator_plan(
+    ctx: &Ctx<'_>,
+    target: &Target,
+    transport: Transport,
+    run: &RunIds,
+    inputs: &serde_json::Value,
+    expected: Option<Digest>,
+) -> Plan {
+    Plan {
+        processor: ctx.spec.processor.clone(),
+        target: target.clone(),
+        target_source: TargetSource::Flag,
+        transport,
+        execution_id: run.execution_id.clone(),
+        prefix: run.prefix.clone(),
+        request: request(run, inputs),
+        run_timeout: ctx.pp.entry.run_timeout,
+        health: HealthBudget::with_total(ctx.pp.entry.health),
+        expected,
+        secrets: ctx.secrets.to_vec(),
+        host_values: ctx.host_values.to_vec(),
+        limits: Limits::default(),
+    }
+}
+
+/// The expected digest for the processor: `expected_oci`, else the image's pin.
+pub(super) fn expected_digest(pp: &ProcessorPlan) -> Option<Digest> {
+    pp.entry
+        .expected
+        .as_ref()
+        .and_then(|r| r.digest().cloned())
+        .or_else(|| pp.entry.image.as_ref().and_then(|i| i.digest().cloned()))
+}
+
+/// An outcome's JSON (an orchestrator envelope always canonicalizes).
+pub(super) fn outcome_doc(outcome: &Outcome) -> Json {
+    canon::parse(&outcome.canonical).unwrap_or(Json::Null)
+}
+
+/// The bytes two envelopes are compared by.
+pub(super) fn comparable(doc: &Json) -> Vec<u8> {
+    comparable_bytes(doc).unwrap_or_default()
+}
+
+/// Canonical bytes as a golden renders them (or as text when they are not JSON).
+pub(super) fn rendered(bytes: &[u8]) -> String {
+    golden::render(bytes).unwrap_or_else(|_| String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// Whether an orchestrator outcome is an infrastructure problem.
+pub(super) fn outcome_infrastructure(outcome: &Outcome) -> Option<String> {
+    match &outcome.envelope {
+        theory_contract::Envelope::Error(e) if e.error.code == ErrorCode::Docker => {
+            Some(format!("{}: {}", e.error.code.as_str(), e.error.message))
+        }
+        theory_contract::Envelope::Error(_) | theory_contract::Envelope::Success(_) => None,
+    }
+}
+
+/// Whether the write prefix the processor writes under is this machine's.
+pub(super) fn prefix_reachable(target: TargetKind, endpoint: &Endpoint) -> bool {
+    let loopback = match endpoint.base.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    match target {
+        TargetKind::Local => true,
+        TargetKind::Url | TargetKind::Modal => loopback,
+    }
+}
+
+/// The fixtures of a trial, or one `None` when it takes none.
+pub(super) fn items(inputs: &[Input]) -> Vec<Option<&Input>> {
+    if inputs.is_empty() {
+        vec![None]
+    } else {
+        inputs.iter().map(Some).collect()
+    }
+}
+
+/// An HTTP status as a message shows it (`none` when there was none).
+pub(super) fn status_text(status: Option<u16>) -> String {
+    status.map_or("none".to_owned(), |s| s.to_string())
+}
+
+/// An early verdict unless the planner gave a value.
+pub(super) fn required<T>(value: Option<T>, message: &str) -> Result<T, Verdict> {
+    value.ok_or_else(|| Verdict::error(message))
+}

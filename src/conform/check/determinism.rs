@@ -1,0 +1,135 @@
+//! `determinism`: N runs with random ids and prefixes give the same
+//! envelope and the same artifacts.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use theory_contract::canon::Json;
+
+use super::super::golden;
+use super::super::plan::Input;
+use super::super::seed::RunIds;
+use super::super::suite::DeterminismParams;
+use super::super::verdict::Findings;
+use super::common::{
+    next_ids, orchestrator_plan, outcome_doc, outcome_infrastructure, prefix_reachable, rendered,
+};
+use super::doc::{member, string_at};
+use super::goldens::redactions;
+use super::{Checked, Ctx};
+use crate::orchestrator;
+
+/// The largest artifact read when comparing bytes.
+const ARTIFACT_MAX: u64 = 16 * 1024 * 1024;
+
+/// Artifact bytes by path relative to the prefix (`None`: unreadable).
+type Artifacts = BTreeMap<String, Option<Vec<u8>>>;
+
+/// One run's envelope (redacted, rendered) and artifacts.
+type Seen = (String, Artifacts);
+
+/// Every run of a fixture gives what its first run gave.
+pub(super) async fn check(ctx: &mut Ctx<'_>, p: &DeterminismParams) -> Checked {
+    let (endpoint, transport) = ctx.wire()?;
+    let target = ctx.target()?;
+    let reachable = prefix_reachable(ctx.spec.target, &endpoint);
+    let mut findings = Findings::default();
+    for input in ctx.work.inputs.clone() {
+        let mut first: Option<Seen> = None;
+        for n in 1..=p.runs {
+            let run = next_ids(&mut ctx.ids);
+            let plan = orchestrator_plan(ctx, &target, transport, &run, &input.value, None);
+            let outcome = orchestrator::run_on(&plan, &endpoint).await;
+            if let Some(message) = outcome_infrastructure(&outcome) {
+                findings.error(message);
+                break;
+            }
+            let doc = outcome_doc(&outcome);
+            let body = rendered(&golden::redacted_bytes(&doc, &redactions(&run)));
+            let files = artifacts(&mut findings, &input, &run, n, &doc, reachable);
+            match &first {
+                None => first = Some((body, files)),
+                Some(first) => compare(&mut findings, &input, n, first, &(body, files)),
+            }
+        }
+    }
+    Ok(findings.verdict())
+}
+
+/// The run's outputs by relative path (read only when the prefix is on
+/// this machine); an output outside the prefix is a failure.
+fn artifacts(
+    findings: &mut Findings,
+    input: &Input,
+    run: &RunIds,
+    n: u32,
+    doc: &Json,
+    reachable: bool,
+) -> Artifacts {
+    let mut files = BTreeMap::new();
+    let Some(Json::Array(outputs)) = member(doc, &["outputs"]) else {
+        return files;
+    };
+    for output in outputs {
+        let Some(path) = string_at(output, &["path"]) else {
+            continue;
+        };
+        if !run.prefix.contains(path) {
+            findings.fail(format!(
+                "{} run {n}: output {path} is not under the prefix {}",
+                input.name, run.prefix
+            ));
+            continue;
+        }
+        if reachable {
+            let relative = path[run.prefix.as_str().len()..].to_owned();
+            files.insert(relative, read_bounded(Path::new(path)));
+        }
+    }
+    files
+}
+
+/// Compares run `n` with run 1.
+fn compare(findings: &mut Findings, input: &Input, n: u32, first: &Seen, this: &Seen) {
+    let ((first_body, first_files), (body, files)) = (first, this);
+    if first_body != body {
+        findings.fail(format!(
+            "{}: run {n} gives another envelope than run 1 (beyond the execution id and the prefix)",
+            input.name
+        ));
+        findings.diff(
+            &format!("{}: run 1 vs run {n}:", input.name),
+            golden::diff("run 1", first_body, &format!("run {n}"), body),
+        );
+    }
+    for (relative, bytes) in files {
+        if first_files.get(relative) == Some(bytes) && bytes.is_some() {
+            continue;
+        }
+        findings.fail(format!(
+            "{}: artifact {relative} of run {n} differs from run 1's",
+            input.name
+        ));
+        if let Some(Some(a)) = first_files.get(relative)
+            && let Some(b) = bytes
+        {
+            findings.diff(
+                &format!("{}: {relative}, run 1 vs run {n}:", input.name),
+                golden::diff(
+                    "run 1",
+                    &String::from_utf8_lossy(a),
+                    &format!("run {n}"),
+                    &String::from_utf8_lossy(b),
+                ),
+            );
+        }
+    }
+}
+
+fn read_bounded(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).ok()?;
+    let mut bytes = Vec::new();
+    file.take(ARTIFACT_MAX).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}

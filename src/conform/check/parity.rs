@@ -1,0 +1,140 @@
+//! `parity_transports` and `parity_targets`: one request on two
+//! transports (or two targets) with the same ids gives the same canonical
+//! envelope.
+
+use theory_contract::Digest;
+
+use super::super::golden;
+use super::super::plan::Input;
+use super::super::seed::RunIds;
+use super::super::suite::Via;
+use super::super::verdict::{Findings, Verdict};
+use super::common::{
+    comparable, expected_digest, next_ids, orchestrator_plan, outcome_doc, outcome_infrastructure,
+    rendered, required,
+};
+use super::goldens::redactions;
+use super::{Checked, Ctx, endpoint_of};
+use crate::adapter::{Endpoint, Target, Transport};
+use crate::orchestrator::{self, Outcome};
+
+/// One side of a comparison: where, how, and its name in messages.
+struct Side<'a> {
+    target: &'a Target,
+    endpoint: &'a Endpoint,
+    transport: Transport,
+    name: String,
+}
+
+/// This transport against the next of the lane.
+pub(super) async fn transports(ctx: &mut Ctx<'_>) -> Checked {
+    let (endpoint, transport) = ctx.wire()?;
+    let peer = required(
+        ctx.work.peer_via.and_then(Via::transport),
+        "parity without a peer transport",
+    )?;
+    let target = ctx.target()?;
+    let this = Side {
+        target: &target,
+        endpoint: &endpoint,
+        transport,
+        name: transport.to_string(),
+    };
+    let other = Side {
+        transport: peer,
+        name: peer.to_string(),
+        ..this
+    };
+    Ok(compare_each(ctx, &this, &other).await)
+}
+
+/// This target against the next of the lane.
+pub(super) async fn targets(ctx: &mut Ctx<'_>) -> Checked {
+    let (endpoint, transport) = ctx.wire()?;
+    let peer_endpoint = endpoint_of(ctx.peer)?.clone();
+    let (Some(peer_name), Ok(target)) = (ctx.work.peer_target, ctx.target()) else {
+        return Err(Verdict::error("parity without a peer target"));
+    };
+    let peer_target = required(
+        ctx.pp.targets.get(&peer_name).cloned(),
+        "the peer target was not planned",
+    )?;
+    let this = Side {
+        target: &target,
+        endpoint: &endpoint,
+        transport,
+        name: ctx.spec.target.to_string(),
+    };
+    let other = Side {
+        target: &peer_target,
+        endpoint: &peer_endpoint,
+        transport,
+        name: peer_name.to_string(),
+    };
+    Ok(compare_each(ctx, &this, &other).await)
+}
+
+/// [`compare_pair`] for every fixture, each with its own ids.
+async fn compare_each(ctx: &mut Ctx<'_>, a: &Side<'_>, b: &Side<'_>) -> Verdict {
+    let expected = expected_digest(ctx.pp).filter(|_| ctx.pp.entry.expected.is_some());
+    let mut findings = Findings::default();
+    for input in ctx.work.inputs.clone() {
+        let run = next_ids(&mut ctx.ids);
+        compare_pair(ctx, &mut findings, &input, &run, (a, b), expected.as_ref()).await;
+    }
+    findings.verdict()
+}
+
+/// Runs one request on both sides with the same ids, and compares the two
+/// canonical envelopes.
+async fn compare_pair(
+    ctx: &Ctx<'_>,
+    findings: &mut Findings,
+    input: &Input,
+    run: &RunIds,
+    (a, b): (&Side<'_>, &Side<'_>),
+    expected: Option<&Digest>,
+) {
+    let plan_a = orchestrator_plan(
+        ctx,
+        a.target,
+        a.transport,
+        run,
+        &input.value,
+        expected.cloned(),
+    );
+    let outcome_a = orchestrator::run_on(&plan_a, a.endpoint).await;
+    let plan_b = orchestrator_plan(
+        ctx,
+        b.target,
+        b.transport,
+        run,
+        &input.value,
+        expected.cloned(),
+    );
+    let outcome_b = orchestrator::run_on(&plan_b, b.endpoint).await;
+    for outcome in [&outcome_a, &outcome_b] {
+        if let Some(message) = outcome_infrastructure(outcome) {
+            findings.error(format!("{}: {message}", input.name));
+            return;
+        }
+    }
+    if comparable(&outcome_doc(&outcome_a)) == comparable(&outcome_doc(&outcome_b)) {
+        return;
+    }
+    let (na, nb) = (&a.name, &b.name);
+    findings.fail(format!(
+        "{}: {na} and {nb} give different canonical envelopes",
+        input.name
+    ));
+    let show = |outcome: &Outcome| {
+        rendered(&golden::redacted_bytes(
+            &outcome_doc(outcome),
+            &redactions(run),
+        ))
+    };
+    findings.diff(
+        &format!("{}: {na} vs {nb}:", input.name),
+        golden::diff(na, &show(&outcome_a), nb, &show(&outcome_b)),
+    );
+}

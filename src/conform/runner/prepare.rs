@@ -1,0 +1,242 @@
+//! Everything that can fail with exit 2, before any IO on a processor:
+//! lanes, registry, known lists, `--last-failed`, the seed, the run folder,
+//! the plan, the declared secrets, the replay command.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use theory_contract::WritePrefix;
+
+use super::super::golden::Store;
+use super::super::known::{Date, KnownList, ListKind};
+use super::super::lanes::Lanes;
+use super::super::plan::{LanePlan, PlanInputs};
+use super::super::seed::Seed;
+use super::super::state::LastFailed;
+use super::super::suite::ConfigError;
+use super::{DEFAULT_GOLDEN_DIR, DEFAULT_WORK_DIR, Known, LaneOptions};
+use crate::plan::Environment;
+use crate::registry::{ProcessorRef, Registry};
+
+/// What `prepare` found: everything a run needs before any IO on a processor.
+pub(super) struct Prepared {
+    pub(super) plan: LanePlan,
+    pub(super) known: Known,
+    pub(super) only: Option<BTreeSet<String>>,
+    pub(super) replay: String,
+    pub(super) seed: Seed,
+    pub(super) mount: WritePrefix,
+    pub(super) run_id: String,
+    pub(super) store: Store,
+    pub(super) secrets: BTreeMap<ProcessorRef, Vec<(String, bool)>>,
+}
+
+fn config(e: &ConfigError) -> String {
+    e.to_string()
+}
+
+/// Everything that can fail with exit 2, before any IO on a processor.
+pub(super) fn prepare(options: &LaneOptions) -> Result<Prepared, String> {
+    let lanes = match &options.lanes {
+        Some(path) => Lanes::load(path),
+        None => Lanes::embedded(),
+    }
+    .map_err(|e| config(&e))?;
+    let lane = lanes.get(&options.lane)?;
+    let registry = match &options.registry {
+        Some(path) => Registry::load(path, lane.tags),
+        None => Registry::embedded(lane.tags),
+    }
+    .map_err(|e| e.to_string())?;
+    if lane.require_expected_oci {
+        let text = match &options.registry {
+            Some(path) => std::fs::read_to_string(path).unwrap_or_default(),
+            None => crate::registry::EMBEDDED.to_owned(),
+        };
+        for (name, entry) in &registry.processors {
+            if entry.expected.is_none() {
+                let (line, column) =
+                    super::super::suite::locate_from(&text, &format!("{name}:"), 0);
+                return Err(format!(
+                    "{}:{line}:{column}: {name}: the {} lane requires `expected_oci` (the digest its image must have)",
+                    registry.origin, lane.name
+                ));
+            }
+        }
+    }
+    if options.known_failures.is_some() && !lane.allow_known_failures {
+        return Err(format!(
+            "the {} lane allows no known failures (allow_known_failures: false in {}): drop --known-failures",
+            lane.name, lanes.origin
+        ));
+    }
+    let load = |path: &Option<PathBuf>, kind| {
+        path.as_deref()
+            .map(|p| KnownList::load(p, kind))
+            .transpose()
+            .map_err(|e| config(&e))
+    };
+    let failures = load(&options.known_failures, ListKind::Failures)?;
+    let flaky = load(&options.known_flaky, ListKind::Flaky)?;
+    let env = Environment::capture();
+    let today = match env.get("THEORY_TODAY") {
+        Some(text) => Date::parse(text).map_err(|e| format!("THEORY_TODAY: {e}"))?,
+        None => Date::today(),
+    };
+    let last = if options.last_failed {
+        let last = LastFailed::read(&options.state_dir)?;
+        if last.lane != lane.name {
+            return Err(format!(
+                "--last-failed: the recorded failures are of the {} lane, not {}",
+                last.lane, lane.name
+            ));
+        }
+        Some(last)
+    } else {
+        None
+    };
+    let seed = match (options.seed, &last) {
+        (Some(seed), _) => Seed(seed),
+        (None, Some(last)) => Seed(last.seed()?),
+        (None, None) => Seed::from_os(),
+    };
+    let run_id = format!(
+        "conform-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+    );
+    let work_dir = if options.work_dir.is_absolute() {
+        options.work_dir.clone()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| format!("--work-dir: {e}"))?
+            .join(&options.work_dir)
+    };
+    let mount = WritePrefix::parse(&format!("{}/{run_id}/", work_dir.display()))
+        .map_err(|e| format!("--work-dir: {e}"))?;
+    let store = Store {
+        dir: options.golden_dir.clone(),
+        read_only: options.ci,
+    };
+    let plan = super::super::plan::plan(&PlanInputs {
+        lane,
+        lanes: &lanes,
+        registry: &registry,
+        mount: &mount,
+        run_id: &run_id,
+        env: &env,
+        golden: &store,
+    })?;
+    let secrets = registry
+        .processors
+        .iter()
+        .map(|(name, entry)| {
+            let present = entry
+                .secrets
+                .iter()
+                .map(|secret| (secret.clone(), env.secret(secret).is_some()))
+                .collect();
+            (name.clone(), present)
+        })
+        .collect();
+    let names: Vec<&str> = plan.trials.iter().map(|t| t.name.as_str()).collect();
+    let problems = [&failures, &flaky]
+        .into_iter()
+        .flatten()
+        .flat_map(|list| list.problems(&names, today))
+        .collect();
+    let replay = replay_base(options, seed)?;
+    Ok(Prepared {
+        plan,
+        known: Known {
+            failures,
+            flaky,
+            problems,
+        },
+        only: last.map(|l| l.failed),
+        replay,
+        seed,
+        mount,
+        run_id,
+        store,
+        secrets,
+    })
+}
+
+/// The command that replays one trial, up to its name: the lane, the
+/// files that shape the plan (absolute), the seed, `--exact`.
+fn replay_base(options: &LaneOptions, seed: Seed) -> Result<String, String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
+    let absolute = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            cwd.join(p)
+        }
+    };
+    let mut words = vec![
+        "theory-conform".to_owned(),
+        "--lane".to_owned(),
+        options.lane.clone(),
+    ];
+    let mut path = |flag: &str, p: &Path| {
+        words.push(flag.to_owned());
+        words.push(absolute(p).display().to_string());
+    };
+    if let Some(registry) = &options.registry {
+        path("--registry", registry);
+    }
+    if let Some(lanes) = &options.lanes {
+        path("--lanes", lanes);
+    }
+    if options.golden_dir != Path::new(DEFAULT_GOLDEN_DIR) {
+        path("--golden-dir", &options.golden_dir);
+    }
+    if options.work_dir != Path::new(DEFAULT_WORK_DIR) {
+        path("--work-dir", &options.work_dir);
+    }
+    words.push("--seed".to_owned());
+    words.push(seed.0.to_string());
+    words.push("--exact".to_owned());
+    Ok(words
+        .iter()
+        .map(|w| shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// A word for a POSIX shell: as is when it is made of safe characters,
+/// else in single quotes (a quote inside becomes `'\''`).
+pub fn shell_quote(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:@%+=,".contains(c));
+    if safe {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn shell_quote_keeps_safe_words_and_quotes_the_rest() {
+        assert_eq!(
+            shell_quote("contract::envelope::theory/reference@0.1.0::url::ws"),
+            "contract::envelope::theory/reference@0.1.0::url::ws"
+        );
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(
+            shell_quote("known_failures::stale::x::*"),
+            "'known_failures::stale::x::*'"
+        );
+        assert_eq!(shell_quote(""), "''");
+    }
+}
