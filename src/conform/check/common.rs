@@ -13,9 +13,7 @@ use super::super::plan::{Input, ProcessorPlan};
 use super::super::seed::{Ids, RunIds};
 use super::super::verdict::{Findings, Verdict};
 use super::{Ctx, MODE, trace};
-use crate::adapter::{
-    self, AdapterError, Endpoint, Exchange, HealthBudget, Limits, Target, Transport,
-};
+use crate::adapter::{self, Endpoint, Exchange, HealthBudget, Limits, Target, Transport};
 use crate::orchestrator::{Outcome, Plan, TargetSource};
 use crate::vocab::TargetKind;
 

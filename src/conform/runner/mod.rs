@@ -32,7 +32,6 @@ use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use libtest_mimic::{Arguments, Trial};
 use tokio::runtime::Runtime;
@@ -53,6 +52,11 @@ use trial::{Shared, run_trial};
 
 pub use prepare::shell_quote;
 pub use stats::RunStats;
+
+/// Where runs write by default (one folder per run below it).
+pub const DEFAULT_WORK_DIR: &str = "/tmp/theory-conform";
+/// The goldens' folder by default (relative to the current directory).
+pub const DEFAULT_GOLDEN_DIR: &str = "golden";
 
 /// The known lists of a run and the pseudo-trials they add.
 #[derive(Default)]
