@@ -399,9 +399,14 @@ fn the_main_lane_requires_expected_oci() {
 fn sse_trials_are_skipped_when_the_entry_does_not_declare_sse() {
     let dir = tempfile::tempdir().expect("tempdir");
     let remote = remote(Some("sse-no-done"));
-    let path = registry(dir.path(), false, Some(&remote));
+    let declared = registry::reference_remote()
+        .url(remote.http_url())
+        .ca_file(remote.ca_file.clone().expect("a TLS processor"));
+    let mut undeclared = declared.clone();
+    undeclared.transports = None;
+    let path = registry::write_entry(dir.path(), undeclared);
     let text = std::fs::read_to_string(&path).expect("registry");
-    std::fs::write(&path, text.replace("    transports: [ws, http, sse]\n", "")).expect("write");
+    assert!(!text.contains("- sse"), "{text}");
     let run = lane("staging", &path, dir.path()).arg("sse").run();
     assert_eq!(run.code, 0, "{}", explain(&run));
     let stdout = run.stdout_text();
@@ -412,7 +417,7 @@ fn sse_trials_are_skipped_when_the_entry_does_not_declare_sse() {
     assert!(stdout.contains("does not declare sse"), "{stdout}");
     assert!(!stdout.contains("... ok"), "an sse trial ran: {stdout}");
     // Declared, the same faulty processor fails its SSE sequence.
-    std::fs::write(&path, text).expect("write");
+    let path = registry::write_entry(dir.path(), declared);
     let declared = lane("staging", &path, dir.path())
         .arg("contract::sse_sequence")
         .run();

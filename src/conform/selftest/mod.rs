@@ -500,7 +500,7 @@ mod tests {
 
     #[test]
     fn judgement_columns() {
-        let env = "contract::envelope::p::url::ws";
+        let env = "contract::envelope::t/p@1.0.0::url::ws";
         check(
             Some(fault(&["contract::envelope"], Some("unknown-field"))),
             ran(&[(env, "unknown-field at /x")]),
@@ -518,7 +518,7 @@ mod tests {
         );
         check(
             Some(fault(&["contract::envelope"], None)),
-            ran(&[(env, "m"), ("parity::transports::p::url::ws", "m")]),
+            ran(&[(env, "m"), ("parity::transports::t/p@1.0.0::url::ws", "m")]),
             (true, false, None),
         );
         check(None, ran(&[]), (true, true, None));
@@ -534,7 +534,7 @@ mod tests {
 
     #[test]
     fn a_matrix_passes_only_with_a_clean_baseline_and_every_fault_exact() {
-        let env = "contract::envelope::p::url::ws";
+        let env = "contract::envelope::t/p@1.0.0::url::ws";
         let good = Row {
             fault: Some(fault(&["contract::envelope"], None)),
             outcome: ran(&[(env, "m")]),
