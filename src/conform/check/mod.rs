@@ -11,7 +11,7 @@
 //!
 //! Every helper that can end a trial early returns `Result<_, Verdict>`,
 //! so a check reads as its steps joined by `?`; a check itself is a
-//! [`Checked`], whose `Err` is that early verdict.
+//! `Checked`, whose `Err` is that early verdict.
 //!
 //! **Invariant:** checks never print and never decide exit codes; a
 //! processor's breach is a failure, an infrastructure problem an error.

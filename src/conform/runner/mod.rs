@@ -3,12 +3,12 @@
 //! reports.
 //!
 //! One run is three steps, as nextest's runner does it:
-//! - `prepare` then [`plan`]: everything that can fail with exit 2, then
+//! - `prepare` then `plan`: everything that can fail with exit 2, then
 //!   the selection (`--last-failed`, filters, partition), `--list`, the
 //!   runtime and the start-up sweep;
-//! - [`run_trials`]: the trials through libtest-mimic, each leaving one
+//! - `run_trials`: the trials through libtest-mimic, each leaving one
 //!   record in the event stream;
-//! - [`settle`]: the [`RunStats`] of those records (and of the reports'
+//! - `settle`: the [`RunStats`] of those records (and of the reports'
 //!   writing) decide the exit code; `--last-failed`'s state is written.
 //!
 //! Containers are started lazily, once per (processor, target), shared by
