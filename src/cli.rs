@@ -97,8 +97,11 @@ enum Command {
     Envelope(EnvelopeCommand),
     /// Run one processor invocation through the orchestrator: exactly one
     /// canonical envelope on stdout, NDJSON diagnostics on stderr. Exit 0
-    /// for a success envelope, 1 for an error envelope, 2 for a usage or
-    /// configuration error.
+    /// for a success envelope; 1 for an error envelope of the processor's
+    /// (ERR_INPUTS, ERR_INTERNAL, ERR_TIMEOUT, ERR_HEALTH,
+    /// ERR_REGISTRY_MISMATCH); 2 for a usage or configuration error (no
+    /// envelope); 3 for an infrastructure error envelope (ERR_DOCKER,
+    /// ERR_IMAGE_NOT_FOUND, ERR_ENDPOINT_MISSING, ERR_MISSING_SECRET).
     Run(Box<RunArgs>),
     /// Review and resolve pending goldens (`<golden>.snap.new`).
     #[command(subcommand)]
@@ -345,9 +348,14 @@ fn registry_command(command: RegistryCommand) -> Exit {
 
 fn lane_command(args: LaneArgs) -> Exit {
     let Some(lane) = args.lane else {
-        use clap::CommandFactory as _;
-        let _ = Cli::command().print_help();
-        eprintln!("\ntheory-conform: give --lane NAME or a command");
+        // A word where a command belongs is parsed as libtest's filter.
+        let message = match &args.test.filter {
+            Some(word) => format!(
+                "unknown command {word:?}: give --lane NAME or a command (theory-conform --help)"
+            ),
+            None => "give --lane NAME or a command (theory-conform --help)".to_owned(),
+        };
+        tracing::error!(event = "error.usage", message = %message);
         return Exit::Usage;
     };
     crate::conform::run(crate::conform::LaneOptions {
@@ -376,6 +384,12 @@ fn golden_command(command: GoldenCommand) -> Exit {
         GoldenCommand::Accept(args) => (args, "accept"),
         GoldenCommand::Reject(args) => (args, "reject"),
     };
+    if !args.golden_dir.is_dir() {
+        tracing::error!(event = "error.usage", message = %format!(
+            "--golden-dir: {} is not a folder", args.golden_dir.display()
+        ));
+        return Exit::Usage;
+    }
     let store = golden::Store {
         dir: args.golden_dir,
         read_only: false,
@@ -517,8 +531,7 @@ fn run_command(args: RunArgs) -> Exit {
     };
     let outcome = runtime.block_on(crate::orchestrator::run(&plan));
     match write_stdout(&outcome.canonical) {
-        Exit::Success if outcome.envelope.error_code().is_none() => Exit::Success,
-        Exit::Success => Exit::Failure,
+        Exit::Success => Exit::of_envelope(outcome.envelope.error_code()),
         failed @ (Exit::Failure | Exit::Usage | Exit::Infrastructure) => failed,
     }
 }

@@ -1,5 +1,7 @@
 //! The process exit codes, in one place (README "Exit status" mirrors this).
 
+use theory_contract::ErrorCode;
+
 /// How `theory-conform` ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
@@ -9,8 +11,34 @@ pub enum Exit {
     Failure = 1,
     /// Usage or configuration error: bad flag, unreadable or malformed input file.
     Usage = 2,
-    /// Infrastructure error: engine down, registry unreachable.
+    /// Infrastructure error: engine down, image or endpoint missing, a
+    /// declared secret not set, registry unreachable.
     Infrastructure = 3,
+}
+
+impl Exit {
+    /// The exit code of `run` for an envelope's error code: the class of
+    /// the code decides. The environment's failures (no engine, no image,
+    /// no endpoint, a secret not set) are infrastructure (3); the
+    /// processor's answers and breaches are conformance failures (1).
+    pub const fn of_envelope(code: Option<ErrorCode>) -> Self {
+        match code {
+            None => Self::Success,
+            Some(
+                ErrorCode::Docker
+                | ErrorCode::ImageNotFound
+                | ErrorCode::EndpointMissing
+                | ErrorCode::MissingSecret,
+            ) => Self::Infrastructure,
+            Some(
+                ErrorCode::Inputs
+                | ErrorCode::Health
+                | ErrorCode::RegistryMismatch
+                | ErrorCode::Timeout
+                | ErrorCode::Internal,
+            ) => Self::Failure,
+        }
+    }
 }
 
 impl From<Exit> for std::process::ExitCode {

@@ -15,6 +15,7 @@ pub mod image;
 pub mod input;
 pub mod log;
 pub mod orchestrator;
+pub mod outputs;
 pub mod plan;
 pub mod readiness;
 pub mod redact;

@@ -238,7 +238,13 @@ async fn attempt(plan: &Plan, endpoint: &Endpoint) -> (Envelope, u32) {
     let mut attempts = 0;
     let exchange = loop {
         attempts += 1;
-        let budget = deadline.saturating_duration_since(Instant::now());
+        // The first attempt has the whole budget, as configured (and as
+        // its timeout message says); a retry has what is left.
+        let budget = if attempts == 1 {
+            plan.run_timeout
+        } else {
+            deadline.saturating_duration_since(Instant::now())
+        };
         let exchange = adapter::call(
             endpoint,
             plan.transport,

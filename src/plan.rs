@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 
 use theory_contract::{Digest, WritePrefix};
-use url::Url;
 
 use crate::adapter::{HealthBudget, Limits, LocalSpec, ModalSpec, Target, UrlSpec};
 use crate::input::Source;
@@ -97,17 +96,44 @@ pub fn plan(req: &Request, env: &Environment) -> Result<Plan, String> {
             return Err(message);
         }
     };
+    if let Some(entry) = entry
+        && !entry.transports.contains(&req.transport)
+    {
+        return Err(format!(
+            "--transport {}: {processor} declares only {} in {}",
+            req.transport.as_str(),
+            entry
+                .transports
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            registry.origin
+        ));
+    }
     let execution_id = match &req.execution_id {
         Some(id) => check_execution_id(id)?,
         None => generate_execution_id()?,
     };
     let prefix = WritePrefix::expand(&req.write_prefix, &execution_id)
         .map_err(|e| format!("--write-prefix: {e}"))?;
+    if !req.write_prefix.contains("{execution_id}") {
+        tracing::warn!(
+            event = "usage.write_prefix",
+            message = %format!(
+                "--write-prefix {:?} has no {{execution_id}}: every run writes to the same folder",
+                req.write_prefix
+            ),
+        );
+    }
     let inputs = read_inputs(&req.inputs)?;
     let run_timeout = match &req.timeout {
         Some(t) => crate::registry::parse_duration(t).map_err(|m| format!("--timeout: {m}"))?,
         None => entry.map_or(crate::registry::DEFAULT_RUN_TIMEOUT, |e| e.run_timeout),
     };
+    if let Some(ca_file) = &req.ca_file {
+        crate::registry::check_ca_file(ca_file).map_err(|m| format!("--ca-file: {m}"))?;
+    }
     let expected = match &req.expected_oci {
         Some(s) => Some(expected_digest(s).map_err(|m| format!("--expected-oci: {m}"))?),
         None => entry
@@ -133,10 +159,15 @@ pub fn plan(req: &Request, env: &Environment) -> Result<Plan, String> {
                 .collect()
         })
         .unwrap_or_default();
-    std::fs::create_dir_all(prefix.as_str())
-        .map_err(|e| format!("--write-prefix: cannot create {prefix}: {e}"))?;
+    crate::outputs::create_writable(Path::new(prefix.as_str()))
+        .map_err(|m| format!("--write-prefix: {m}"))?;
+    // An explicit --timeout bounds the whole invocation, the wait for health too.
+    let health_budget = entry.map_or(crate::registry::DEFAULT_HEALTH, |e| e.health);
     let health = HealthBudget {
-        total: entry.map_or(crate::registry::DEFAULT_HEALTH, |e| e.health),
+        total: match req.timeout {
+            Some(_) => health_budget.min(run_timeout),
+            None => health_budget,
+        },
         ..HealthBudget::default()
     };
     Ok(Plan {
@@ -232,7 +263,9 @@ pub fn build_target(inputs: &TargetInputs<'_>) -> Result<Target, String> {
         }
         TargetKind::Url => {
             let url = match (url, entry.and_then(|e| e.url.as_ref())) {
-                (Some(url), _) => Url::parse(url).map_err(|e| format!("--url: {url:?}: {e}"))?,
+                (Some(url), _) => {
+                    crate::registry::endpoint_url(url).map_err(|m| format!("--url: {m}"))?
+                }
                 (None, Some(url)) => url.clone(),
                 (None, None) => {
                     return Err(format!(
@@ -273,8 +306,14 @@ pub fn check_execution_id(id: &str) -> Result<String, String> {
     if ok {
         Ok(id.to_owned())
     } else {
+        let shown = theory_contract::text::head(id, 64);
+        let more = if shown.len() < id.len() {
+            format!("... ({} bytes)", id.len())
+        } else {
+            String::new()
+        };
         Err(format!(
-            "--execution-id: {id:?} must be 1-128 characters from [A-Za-z0-9._-]"
+            "--execution-id: {shown:?}{more} must be 1-128 characters from [A-Za-z0-9._-]"
         ))
     }
 }

@@ -197,13 +197,22 @@ impl Registry {
         policy: TagPolicy,
     ) -> Result<Self, RegistryError> {
         let raw = Document::parse(text, origin)?;
-        let invalid =
-            |needle: &str, message: String| ConfigError::at(origin, text, needle, message);
         let mut processors = BTreeMap::new();
         for (name, entry) in raw.processors {
-            let key = ProcessorRef::parse(&name).map_err(|m| invalid(&name, m))?;
-            let entry = resolve_entry(entry, base, policy).map_err(|(needle, m)| {
-                invalid(needle.as_deref().unwrap_or(&name), format!("{name}: {m}"))
+            let entry_at = text.find(&format!("{name}:")).unwrap_or(0);
+            let invalid = |path: &[&str], message: String| {
+                let (line, column) = crate::config_file::locate_path(text, entry_at, path);
+                ConfigError::Invalid {
+                    origin: origin.to_owned(),
+                    line,
+                    column,
+                    message,
+                }
+            };
+            let key = ProcessorRef::parse(&name).map_err(|m| invalid(&[], m))?;
+            let entry = resolve_entry(entry, base, policy).map_err(|(path, m)| {
+                let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                invalid(&path, format!("{name}: {m}"))
             })?;
             processors.insert(key, entry);
         }
@@ -226,18 +235,25 @@ impl Registry {
     }
 }
 
-/// An error while resolving an entry: the text to point at (if any) and why.
-type EntryError = (Option<String>, String);
+/// An error while resolving an entry: where to point (the texts to find in
+/// turn from the entry's name, e.g. a field then its value; none: the name)
+/// and why.
+type EntryError = (Vec<String>, String);
+
+/// The place of `field`'s value `value`.
+fn at_value(field: &str, value: &str) -> Vec<String> {
+    vec![format!("{field}:"), value.to_owned()]
+}
 
 fn resolve_entry(raw: DocumentEntry, base: &Path, policy: TagPolicy) -> Result<Entry, EntryError> {
     let image = raw
         .image
         .as_deref()
         .map(|s| {
-            let image = ImageRef::parse(s).map_err(|m| (Some(s.to_owned()), format!("image: {m}")))?;
+            let image = ImageRef::parse(s).map_err(|m| (at_value("image", s), format!("image: {m}")))?;
             match (&image.pin, policy) {
                 (Pin::Tag(_), TagPolicy::RequireDigest) => Err((
-                    Some(s.to_owned()),
+                    at_value("image", s),
                     format!("image: {s:?} is pinned by tag; a digest (`repo@sha256:<hex>`) is required outside the dev lane"),
                 )),
                 (Pin::Tag(_), TagPolicy::AllowTags) | (Pin::Digest(_), _) => Ok(image),
@@ -250,39 +266,26 @@ fn resolve_entry(raw: DocumentEntry, base: &Path, policy: TagPolicy) -> Result<E
         .map(|s| match ImageRef::parse(s) {
             Ok(r) if r.digest().is_some() => Ok(r),
             Ok(_) => Err((
-                Some(s.to_owned()),
+                at_value("expected_oci", s),
                 format!("expected_oci: {s:?} must be pinned by digest"),
             )),
-            Err(m) => Err((Some(s.to_owned()), format!("expected_oci: {m}"))),
+            Err(m) => Err((at_value("expected_oci", s), format!("expected_oci: {m}"))),
         })
         .transpose()?;
     let url = raw
         .url
         .as_deref()
-        .map(|s| {
-            let url = Url::parse(s).map_err(|e| (Some(s.to_owned()), format!("url: {s:?}: {e}")))?;
-            let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
-                || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
-                || url.host_str() == Some("localhost");
-            match url.scheme() {
-                "https" | "wss" => Ok(url),
-                "http" | "ws" if loopback => Ok(url),
-                other => Err((
-                    Some(s.to_owned()),
-                    format!("url: scheme {other:?} is not allowed; use https or wss (plain http/ws only on loopback)"),
-                )),
-            }
-        })
+        .map(|s| endpoint_url(s).map_err(|m| (at_value("url", s), format!("url: {m}"))))
         .transpose()?;
     if image.is_none() && url.is_none() && raw.modal.is_none() {
         return Err((
-            None,
+            Vec::new(),
             "names no target: give `image`, `url` or `modal`".to_owned(),
         ));
     }
     let duration = |field: &str, value: Option<&str>, default: Duration| {
         value.map_or(Ok(default), |s| {
-            parse_duration(s).map_err(|m| (Some(s.to_owned()), format!("{field}: {m}")))
+            parse_duration(s).map_err(|m| (at_value(field, s), format!("{field}: {m}")))
         })
     };
     let health = duration("health", raw.health.as_deref(), DEFAULT_HEALTH)?;
@@ -298,7 +301,7 @@ fn resolve_entry(raw: DocumentEntry, base: &Path, policy: TagPolicy) -> Result<E
                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
         if !ok {
             return Err((
-                Some(secret.clone()),
+                vec!["secrets:".to_owned(), secret.clone()],
                 format!("secrets: {secret:?} is not an environment variable name"),
             ));
         }
@@ -310,7 +313,7 @@ fn resolve_entry(raw: DocumentEntry, base: &Path, policy: TagPolicy) -> Result<E
             for name in names {
                 let transport = Transport::from_name(name).ok_or_else(|| {
                     (
-                        Some(name.clone()),
+                        vec!["transports:".to_owned(), name.clone()],
                         format!("transports: {name:?} is not ws, http or sse"),
                     )
                 })?;
@@ -321,7 +324,7 @@ fn resolve_entry(raw: DocumentEntry, base: &Path, policy: TagPolicy) -> Result<E
             for required in DEFAULT_TRANSPORTS {
                 if !transports.contains(&required) {
                     return Err((
-                        Some("transports".to_owned()),
+                        vec!["transports:".to_owned()],
                         format!(
                             "transports: {required} is required by the contract (only sse is optional)"
                         ),
@@ -332,23 +335,40 @@ fn resolve_entry(raw: DocumentEntry, base: &Path, policy: TagPolicy) -> Result<E
             transports
         }
     };
+    let ca_file = raw
+        .ca_file
+        .as_deref()
+        .map(|p| {
+            let path = base.join(p);
+            check_ca_file(&path).map(|()| path).map_err(|m| {
+                (
+                    at_value("ca_file", &p.display().to_string()),
+                    format!("ca_file: {m}"),
+                )
+            })
+        })
+        .transpose()?;
     let max_concurrency = raw.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
     if max_concurrency == 0 {
         return Err((
-            Some("max_concurrency".to_owned()),
+            vec!["max_concurrency:".to_owned()],
             "max_concurrency must be at least 1".to_owned(),
         ));
     }
     let fixtures = match &raw.fixtures {
-        Some(dir) => load_fixtures(&base.join(dir))
-            .map_err(|m| (Some(dir.display().to_string()), format!("fixtures: {m}")))?,
+        Some(dir) => load_fixtures(&base.join(dir)).map_err(|m| {
+            (
+                at_value("fixtures", &dir.display().to_string()),
+                format!("fixtures: {m}"),
+            )
+        })?,
         None => Fixtures::default(),
     };
     Ok(Entry {
         image,
         expected,
         url,
-        ca_file: raw.ca_file.map(|p| base.join(p)),
+        ca_file,
         modal: raw.modal.map(|m| ModalTarget {
             app: m.app,
             function: m.function,
@@ -395,17 +415,80 @@ fn load_fixtures(dir: &Path) -> Result<Fixtures, String> {
     })
 }
 
-/// `250ms`, `12s`, `2m`: a whole number and a unit.
+/// The shortest budget a duration may set.
+pub const MIN_BUDGET: Duration = Duration::from_millis(1);
+/// The longest budget a duration may set.
+pub const MAX_BUDGET: Duration = Duration::from_secs(24 * 3600);
+
+/// `250ms`, `12s`, `2m`, `1h`: a whole number and a unit, from
+/// [`MIN_BUDGET`] to [`MAX_BUDGET`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("{s:?} is not a duration like 250ms, 12s, 2m or 1h");
     let digits = s.bytes().take_while(u8::is_ascii_digit).count();
     let (number, unit) = s.split_at(digits);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 250ms, 12s or 2m"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
-        _ => Err(format!("{s:?} is not a duration like 250ms, 12s or 2m")),
+    let scale: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(bad()),
+    };
+    let out_of_range = || {
+        format!(
+            "{s:?} is outside the budgets a duration may set ({} to {})",
+            duration_text(MIN_BUDGET),
+            duration_text(MAX_BUDGET)
+        )
+    };
+    if number.is_empty() {
+        return Err(bad());
+    }
+    let millis = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(out_of_range)?;
+    let duration = Duration::from_millis(millis);
+    if (MIN_BUDGET..=MAX_BUDGET).contains(&duration) {
+        Ok(duration)
+    } else {
+        Err(out_of_range())
+    }
+}
+
+/// A processor's base URL: absolute, `https`/`wss` (plain `http`/`ws` only
+/// on loopback), with no query, fragment or credentials (they would be
+/// dropped or leak).
+pub fn endpoint_url(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s).map_err(|e| format!("{s:?}: {e}"))?;
+    let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+        || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+        || url.host_str() == Some("localhost");
+    match url.scheme() {
+        "https" | "wss" => {}
+        "http" | "ws" if loopback => {}
+        other => {
+            return Err(format!(
+                "scheme {other:?} is not allowed; use https or wss (plain http/ws only on loopback)"
+            ));
+        }
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{s:?}: a base URL has no query or fragment (they would be dropped)"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("a base URL carries no credentials".to_owned());
+    }
+    Ok(url)
+}
+
+/// A CA file must be a readable file; its PEM is read when the endpoint is.
+pub fn check_ca_file(path: &Path) -> Result<(), String> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(_) => Err(format!("{} is not a file", path.display())),
+        Err(e) => Err(format!("{}: {e}", path.display())),
     }
 }

@@ -31,10 +31,13 @@ fn check(run: Run) -> Checked {
     });
     assert_eq!(canonical, run.stdout, "stdout is not in canonical form");
     let envelope: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
-    let expected_exit = if envelope["status"] == "success" {
-        0
-    } else {
-        1
+    // The exit code follows the error code's class (README, "Exit status").
+    let expected_exit = match envelope["error"]["code"].as_str() {
+        None => 0,
+        Some(
+            "ERR_DOCKER" | "ERR_IMAGE_NOT_FOUND" | "ERR_ENDPOINT_MISSING" | "ERR_MISSING_SECRET",
+        ) => 3,
+        Some(_) => 1,
     };
     assert_eq!(
         run.code,
@@ -466,6 +469,49 @@ fn a_spent_run_budget_gives_err_timeout() {
             .run(),
     );
     assert_eq!(hung.code(), "ERR_TIMEOUT", "{}", hung.run.stdout_text());
+    assert!(
+        hung.message().contains("1000 ms"),
+        "the message names the budget as given: {}",
+        hung.message()
+    );
+}
+
+#[test]
+fn an_explicit_run_budget_bounds_the_wait_for_health_too() {
+    // A listener that accepts and never answers: health cannot pass.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(64).collect();
+        drop(held);
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let started = std::time::Instant::now();
+    let silent = check(
+        Cli::new([
+            "run",
+            "--ref",
+            NAME,
+            "--adapter",
+            "url",
+            "--inputs-json",
+            INPUTS,
+        ])
+        .arg("--url")
+        .arg(&url)
+        .arg("--timeout")
+        .arg("1s")
+        .arg("--write-prefix")
+        .arg(format!("{}/{{execution_id}}/", dir.path().display()))
+        .run(),
+    );
+    assert_eq!(silent.code(), "ERR_HEALTH", "{}", silent.run.stdout_text());
+    // The embedded entry's health budget is 12 s; --timeout 1s ends it first.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]

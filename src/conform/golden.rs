@@ -246,20 +246,9 @@ impl Store {
     /// from an earlier run is removed when the body now matches.
     pub fn compare(&self, path: &Path, header: &Header, body: &str) -> Compared {
         let pending = pending_path(path);
-        let expected = match std::fs::read_to_string(path) {
-            Ok(text) => Some(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Compared::Io(format!("{}: {e}", path.display())),
-        };
-        let expected_body = match expected.as_deref().map(snapshot_body) {
-            None => None,
-            Some(Some(body)) => Some(body.to_owned()),
-            Some(None) => {
-                return Compared::Io(format!(
-                    "{}: not a snapshot file (`---` header, `---`, body)",
-                    path.display()
-                ));
-            }
+        let expected_body = match read_snapshot(path) {
+            Ok(body) => body,
+            Err(e) => return Compared::Io(e),
         };
         if expected_body.as_deref() == Some(body) {
             if !self.read_only && pending.exists() {
@@ -320,6 +309,28 @@ impl Store {
     }
 }
 
+/// The body of the snapshot file at `path` (`None` when there is none),
+/// checked: UTF-8, the `---` header, and a body that parses back to
+/// canonical JSON. A file that is not one is an error naming it, never an
+/// empty or partial body.
+pub fn read_snapshot(path: &Path) -> Result<Option<String>, String> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("{}: not a snapshot file: not UTF-8", path.display()))?;
+    let body = snapshot_body(&text).ok_or_else(|| {
+        format!(
+            "{}: not a snapshot file (`---` header, `---`, body)",
+            path.display()
+        )
+    })?;
+    parse(body).map_err(|e| format!("{}: not a snapshot body: {e}", path.display()))?;
+    Ok(Some(body.to_owned()))
+}
+
 /// `<golden>.new`.
 pub fn pending_path(golden: &Path) -> PathBuf {
     let mut name = golden.as_os_str().to_owned();
@@ -362,16 +373,20 @@ pub fn review(
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<usize> {
     let pending = store.pending(filter);
+    let mut shown_pending = Vec::new();
     for path in &pending {
         let golden = golden_of(path);
-        let new = std::fs::read_to_string(path).unwrap_or_default();
-        let new_body = snapshot_body(&new).unwrap_or(&new);
-        let old = std::fs::read_to_string(&golden).ok();
-        let old_body = old
-            .as_deref()
-            .map(|t| snapshot_body(t).unwrap_or(t))
+        // Checked before anything is shown: a malformed file is an error
+        // naming it (exit 2), never an empty diff.
+        let new_body = read_snapshot(path)
+            .map_err(std::io::Error::other)?
             .unwrap_or_default();
-        let shown = store.relative(&golden);
+        let old = read_snapshot(&golden).map_err(std::io::Error::other)?;
+        shown_pending.push((golden, new_body, old));
+    }
+    for (golden, new_body, old) in &shown_pending {
+        let (new_body, old_body) = (new_body.as_str(), old.as_deref().unwrap_or_default());
+        let shown = store.relative(golden);
         match old {
             Some(_) => writeln!(out, "pending: {shown} (changed)")?,
             None => writeln!(out, "pending: {shown} (new)")?,
@@ -397,9 +412,14 @@ pub fn review(
 }
 
 /// `golden accept`: moves every pending golden over its golden; the ones moved.
+/// Every pending file is checked first: one malformed file moves nothing.
 pub fn accept(store: &Store, filter: Option<&str>) -> Result<Vec<PathBuf>, String> {
+    let pending = store.pending(filter);
+    for path in &pending {
+        read_snapshot(path)?;
+    }
     let mut done = Vec::new();
-    for path in store.pending(filter) {
+    for path in pending {
         let golden = golden_of(&path);
         std::fs::rename(&path, &golden).map_err(|e| format!("{}: {e}", path.display()))?;
         done.push(golden);

@@ -266,9 +266,19 @@ impl KnownList {
             let expires = raw
                 .expires
                 .as_deref()
-                .map(Date::parse)
-                .transpose()
-                .map_err(|e| invalid(format!("{}: expires: {e}", raw.trial)))?;
+                .map(|value| {
+                    Date::parse(value).map_err(|e| {
+                        let (line, column) =
+                            crate::config_file::locate_path(text, key, &["expires:", value]);
+                        ConfigError::Invalid {
+                            origin: origin.to_owned(),
+                            line,
+                            column,
+                            message: format!("{}: expires: {e}", raw.trial),
+                        }
+                    })
+                })
+                .transpose()?;
             if entries.iter().any(|e| e.trial.as_str() == raw.trial) {
                 return Err(invalid(format!("{}: listed twice", raw.trial)));
             }
@@ -376,7 +386,7 @@ mod tests {
         );
         assert!(e.starts_with("k.yaml:5:12: b: `reason` is empty"), "{e}");
         let e = err("version: 1\nentries:\n  - trial: a\n    reason: r\n    expires: 2024-02-30\n");
-        assert!(e.starts_with("k.yaml:3:12: a: expires:"), "{e}");
+        assert!(e.starts_with("k.yaml:5:14: a: expires:"), "{e}");
         let e = err("version: 1\nentries:\n  - trial: a\n    reason: r\n    colour: red\n");
         assert!(e.starts_with("k.yaml:5:5: "), "{e}");
         let e =

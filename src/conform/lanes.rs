@@ -153,7 +153,23 @@ impl Lanes {
                     "`none` is for cases, not lanes; list ws, http or sse".to_owned(),
                 ));
             }
-            for suite in &lane.suites {
+            for (i, suite) in lane.suites.iter().enumerate() {
+                if lane.suites[..i].contains(suite) {
+                    // The second mention: after the `suites:` key and the first.
+                    let suites_at = text[lane_at..]
+                        .find("suites:")
+                        .map_or(lane_at, |at| lane_at + at);
+                    let first = text[suites_at..]
+                        .find(suite.as_str())
+                        .map_or(suites_at, |at| suites_at + at + suite.len());
+                    let (line, column) = super::suite::locate_from(text, suite, first);
+                    return Err(ConfigError::Invalid {
+                        origin: origin.to_owned(),
+                        line,
+                        column,
+                        message: format!("lane {name}: suite {suite} is listed twice"),
+                    });
+                }
                 if suites.contains_key(suite) {
                     continue;
                 }

@@ -276,12 +276,13 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<LanePlan, String> {
         .flat_map(|w| w.goldens.values())
         .collect();
     let slugs: Vec<String> = processors.values().map(|p| p.slug.clone()).collect();
-    let unused_goldens = inputs
-        .golden
-        .goldens(&slugs)
-        .into_iter()
-        .filter(|g| !used.contains(g))
-        .collect();
+    let goldens = inputs.golden.goldens(&slugs);
+    // A golden that is not a snapshot is a configuration error now, not a
+    // trial that errors later.
+    for golden in &goldens {
+        super::golden::read_snapshot(golden)?;
+    }
+    let unused_goldens = goldens.into_iter().filter(|g| !used.contains(g)).collect();
     Ok(LanePlan {
         trials,
         processors,

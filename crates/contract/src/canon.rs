@@ -7,9 +7,10 @@
 //! - [`parse`] reads RFC 8259 JSON with the I-JSON (RFC 7493) restrictions
 //!   RFC 8785 relies on: UTF-8 only, no byte-order mark, no duplicate member
 //!   names, no lone surrogates, no number that a double cannot hold
-//!   (overflow, underflow of a non-zero literal, an integer literal beyond
-//!   2^53 that is not its double's canonical spelling, such as
-//!   `9007199254740993`), and at most [`MAX_DEPTH`] nested arrays and objects.
+//!   (overflow, underflow of a non-zero literal, a literal at or beyond
+//!   2^53 whose value is not exactly its double's canonical value, such as
+//!   `9007199254740993` or `9007199254740993.0`), and at most [`MAX_DEPTH`]
+//!   nested arrays and objects.
 //! - [`to_canonical`] writes a [`Json`] value the RFC 8785 way: no
 //!   whitespace, members sorted by the UTF-16 code units of their names,
 //!   strings escaped as RFC 8785 §3.2.2.2 says, numbers formatted as
@@ -30,8 +31,10 @@ use std::collections::HashSet;
 /// accept; the outermost array or object is level 1.
 pub const MAX_DEPTH: usize = 128;
 
-/// 2^53: above it, an integer literal must be its double's canonical spelling.
-const MAX_EXACT_INTEGER: &[u8] = b"9007199254740992";
+/// 2^53: from there on, a number literal must have exactly the value of its
+/// double's canonical spelling.
+#[expect(clippy::cast_precision_loss, reason = "2^53 is exact in a double")]
+const TWO_POW_53: f64 = (1_u64 << 53) as f64;
 
 /// A parsed JSON value.
 ///
@@ -162,10 +165,10 @@ pub enum ParseErrorKind {
     /// A non-zero number too small for a double.
     #[error("non-zero number underflows to zero")]
     NumberUnderflow,
-    /// An integer literal (no fraction, no exponent) above 2^53 in magnitude
-    /// that a double cannot hold as written (`9007199254740993`); literals
-    /// that are their double's canonical spelling (`100000000000000000000`)
-    /// are accepted.
+    /// A literal at or beyond 2^53 in magnitude whose value is not exactly
+    /// its double's canonical value (`9007199254740993`,
+    /// `9007199254740993.0`); literals with that value, however spelled
+    /// (`100000000000000000000`, `1e20`), are accepted.
     #[error("integer beyond 2^53 cannot be represented exactly")]
     IntegerBeyond2Pow53,
     /// More than [`MAX_DEPTH`] nested arrays and objects; the position is the
@@ -723,16 +726,17 @@ impl Parser<'_> {
         if value == 0.0 && shape.significand_nonzero {
             return Err(self.error_at(start, ParseErrorKind::NumberUnderflow));
         }
-        if let Some(digits) = shape.integer_digits {
-            let beyond = digits.len() > MAX_EXACT_INTEGER.len()
-                || (digits.len() == MAX_EXACT_INTEGER.len() && digits > MAX_EXACT_INTEGER);
-            // Beyond 2^53 an integer literal is accepted only when it is
-            // already its double's canonical spelling (as ECMAScript writes
-            // doubles below 1e21), so canonical output always parses back
-            // and no digit is ever silently changed.
-            if beyond && ryu_js::Buffer::new().format_finite(value.abs()).as_bytes() != digits {
-                return Err(self.error_at(start, ParseErrorKind::IntegerBeyond2Pow53));
-            }
+        // At 2^53 and beyond a double holds only some integers: a literal
+        // there is accepted only when its value is exactly that of its
+        // double's canonical spelling (`9007199254740993`,
+        // `9007199254740993.0` and `90071992547409930e-1` alike are refused;
+        // `1e21` and `100000000000000000000` pass), so canonical output
+        // always parses back and no digit is ever silently changed.
+        if value.abs() >= TWO_POW_53
+            && exact_decimal(token.as_bytes())
+                != exact_decimal(ryu_js::Buffer::new().format_finite(value).as_bytes())
+        {
+            return Err(self.error_at(start, ParseErrorKind::IntegerBeyond2Pow53));
         }
         Ok(value)
     }
@@ -753,16 +757,46 @@ impl Parser<'_> {
 }
 
 /// What the number grammar learned about a literal.
-struct NumberShape<'a> {
-    /// The digits of an integer literal (no fraction, no exponent).
-    integer_digits: Option<&'a [u8]>,
+struct NumberShape {
     /// Whether any digit before the exponent is non-zero.
     significand_nonzero: bool,
 }
 
+/// A grammatical number literal's exact value: its sign, its significant
+/// digits (no leading or trailing zero) and the power of ten of the last
+/// one. Equal values give equal triples, however they are spelled.
+fn exact_decimal(literal: &[u8]) -> (bool, Vec<u8>, i64) {
+    let negative = literal.first() == Some(&b'-');
+    let body = &literal[usize::from(negative)..];
+    let (significand, exponent) = match body.iter().position(|b| matches!(b, b'e' | b'E')) {
+        Some(e) => (&body[..e], &body[e + 1..]),
+        None => (body, &b""[..]),
+    };
+    let mut power: i64 = std::str::from_utf8(exponent)
+        .ok()
+        .and_then(|e| e.trim_start_matches('+').parse().ok())
+        .unwrap_or(0);
+    let (integer, fraction) = match significand.iter().position(|&b| b == b'.') {
+        Some(dot) => (&significand[..dot], &significand[dot + 1..]),
+        None => (significand, &b""[..]),
+    };
+    power = power.saturating_sub(i64::try_from(fraction.len()).unwrap_or(i64::MAX));
+    let mut digits: Vec<u8> = integer.iter().chain(fraction).copied().collect();
+    while digits.last() == Some(&b'0') {
+        digits.pop();
+        power = power.saturating_add(1);
+    }
+    let leading = digits.iter().take_while(|&&b| b == b'0').count();
+    digits.drain(..leading);
+    if digits.is_empty() {
+        return (false, digits, 0);
+    }
+    (negative, digits, power)
+}
+
 /// Matches `-? (0 | [1-9][0-9]*) (\.[0-9]+)? ([eE][+-]?[0-9]+)?` against the
 /// whole of `token`.
-fn number_shape(token: &[u8]) -> Option<NumberShape<'_>> {
+fn number_shape(token: &[u8]) -> Option<NumberShape> {
     fn digits_from(token: &[u8], from: usize) -> usize {
         token[from..]
             .iter()
@@ -776,7 +810,6 @@ fn number_shape(token: &[u8]) -> Option<NumberShape<'_>> {
         Some(b'1'..=b'9') => i += digits_from(token, i),
         Some(_) | None => return None,
     }
-    let int_end = i;
     if token.get(i) == Some(&b'.') {
         let fraction = digits_from(token, i + 1);
         if fraction == 0 {
@@ -800,8 +833,6 @@ fn number_shape(token: &[u8]) -> Option<NumberShape<'_>> {
         return None;
     }
     Some(NumberShape {
-        integer_digits: (significand_end == int_end && i == int_end)
-            .then(|| &token[int_start..int_end]),
         significand_nonzero: token[int_start..significand_end]
             .iter()
             .any(|b| matches!(b, b'1'..=b'9')),

@@ -290,10 +290,26 @@ fn canonical_integers_beyond_2_pow_53_parse_back() {
         let once = canonicalize(spelling.as_bytes()).expect(spelling);
         assert_eq!(once, spelling.as_bytes(), "{spelling}");
     }
+    // One rule for every spelling: the value decides, not the form.
+    for (spelling, canonical) in [
+        ("9007199254740994.0", "9007199254740994"),
+        ("9.007199254740994e15", "9007199254740994"),
+        ("1000000000000000000000", "1e+21"),
+        ("1E30", "1e+30"),
+        ("-1.50e300", "-1.5e+300"),
+    ] {
+        let once = canonicalize(spelling.as_bytes()).expect(spelling);
+        assert_eq!(once, canonical.as_bytes(), "{spelling}");
+    }
     for inexact in [
         "9007199254740993",
+        "9007199254740993.0",
+        "90071992547409930e-1",
+        "9007199254740993.5",
+        "-9007199254740993.0",
         "295147905179352825856",
         "100000000000000000001",
+        "1.2345678901234567891e300",
     ] {
         let error = canonicalize(inexact.as_bytes()).expect_err(inexact);
         assert_eq!(error.kind, ParseErrorKind::IntegerBeyond2Pow53, "{inexact}");

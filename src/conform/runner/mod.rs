@@ -157,13 +157,22 @@ fn plan(options: &LaneOptions, prepared: Prepared) -> Result<Planned, Exit> {
     };
     let names = all_names(&prepared.plan, &unused, &prepared.known);
     let selected = select(&names, &args, prepared.only.as_ref(), options.partition);
+    let json = args.format == Some(libtest_mimic::FormatSetting::Json);
     if args.list {
-        let trials = names
-            .into_iter()
-            .filter(|n| selected.contains(n))
-            .map(|n| Trial::test(n, || Ok(())))
-            .collect();
-        let _ = libtest_mimic::run(&args, trials);
+        let names = names.into_iter().filter(|n| selected.contains(n));
+        if json {
+            // libtest-mimic lists in plain text whatever the format; with
+            // `--format json` every line of stdout is JSON.
+            let mut stdout = std::io::stdout().lock();
+            for name in names {
+                let line = serde_json::json!({"type": "test", "event": "discovered", "name": name});
+                let _ = writeln!(stdout, "{line}");
+            }
+            let _ = stdout.flush();
+        } else {
+            let trials = names.map(|n| Trial::test(n, || Ok(()))).collect();
+            let _ = libtest_mimic::run(&args, trials);
+        }
         return Err(Exit::Success);
     }
     if args.test_threads.is_none() {
@@ -185,7 +194,12 @@ fn plan(options: &LaneOptions, prepared: Prepared) -> Result<Planned, Exit> {
         })?;
     {
         let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "seed: {}", prepared.seed.0);
+        if json {
+            let line = serde_json::json!({"type": "seed", "seed": prepared.seed.0});
+            let _ = writeln!(stdout, "{line}");
+        } else {
+            let _ = writeln!(stdout, "seed: {}", prepared.seed.0);
+        }
         let _ = stdout.flush();
     }
     let needs_engine = prepared

@@ -37,6 +37,8 @@ fn config(e: &ConfigError) -> String {
 
 /// Everything that can fail with exit 2, before any IO on a processor.
 pub(super) fn prepare(options: &LaneOptions) -> Result<Prepared, String> {
+    check_arguments(&options.args)?;
+    check_paths(options)?;
     let lanes = match &options.lanes {
         Some(path) => Lanes::load(path),
         None => Lanes::embedded(),
@@ -163,6 +165,31 @@ pub(super) fn prepare(options: &LaneOptions) -> Result<Prepared, String> {
         store,
         secrets,
     })
+}
+
+/// libtest's arguments that make no sense for a lane.
+fn check_arguments(args: &libtest_mimic::Arguments) -> Result<(), String> {
+    if args.test_threads == Some(0) {
+        return Err("--test-threads 0: give at least 1".to_owned());
+    }
+    if args.bench {
+        return Err("--bench: a lane has trials, not benchmarks; drop --bench".to_owned());
+    }
+    Ok(())
+}
+
+/// Every path the run will write, checked before anything runs: the
+/// reports' folders, the state, work and goldens' folders.
+fn check_paths(options: &LaneOptions) -> Result<(), String> {
+    use crate::outputs;
+    for (flag, path) in [("--junit", &options.junit), ("--json", &options.json)] {
+        if let Some(path) = path {
+            outputs::check_report_file(path).map_err(|m| format!("{flag}: {m}"))?;
+        }
+    }
+    outputs::check_folder_to_write(&options.state_dir).map_err(|m| format!("--state-dir: {m}"))?;
+    outputs::create_writable(&options.work_dir).map_err(|m| format!("--work-dir: {m}"))?;
+    outputs::check_existing_or_child(&options.golden_dir).map_err(|m| format!("--golden-dir: {m}"))
 }
 
 /// The command that replays one trial, up to its name: the lane, the

@@ -290,8 +290,8 @@ fn parse_params(
                 .and_then(unknown_placeholder)
             {
                 return Err(at(
-                    "expect_execution_id",
-                    format!("unknown placeholder {bad}"),
+                    &bad,
+                    format!("expect_execution_id: unknown placeholder {bad}"),
                 ));
             }
             Check::HttpStatus(p)
@@ -347,7 +347,7 @@ fn check_sends<'a>(
             return Err(at(label, format!("label {label:?} is used twice")));
         }
         if let Some(bad) = unknown_placeholder(template) {
-            return Err(at(label, format!("{label}: unknown placeholder {bad}")));
+            return Err(at(&bad, format!("{label}: unknown placeholder {bad}")));
         }
         if needs_fixture(template) && fixtures.is_empty() {
             return Err(at(
