@@ -133,6 +133,11 @@ impl Row {
         let context = format!("{:?}: exit {}\n{output}", self.args, run.code);
         assert!(!output.contains("panicked"), "a panic: {context}");
         assert_eq!(run.code, self.code, "{context}");
+        if self.code == 2 {
+            // A usage error is found before anything runs: stdout, the
+            // product's output, stays empty (no seed, no trial, no help).
+            assert!(run.stdout.is_empty(), "stdout is not empty: {context}");
+        }
         let names = fill(self.names);
         assert!(output.contains(&names), "{names:?} is not named: {context}");
         assert!(
