@@ -13,47 +13,34 @@ pub fn create_writable(path: &Path) -> Result<(), String> {
     probe(path).map_err(|e| format!("cannot write in {}: {e}", path.display()))
 }
 
-/// A report file to be written at the end: not a folder, in a folder that
-/// exists and is writable (it is replaced whole, so it need not exist).
+/// A report file to be written at the end: not a folder, and its folder
+/// can be written (or made: see [`check_folder_to_write`]).
 pub fn check_report_file(path: &Path) -> Result<(), String> {
     if path.is_dir() {
         return Err(format!("{} is a folder, not a file", path.display()));
     }
-    let parent = parent(path);
-    if !parent.is_dir() {
-        return Err(format!(
-            "{}: the folder {} does not exist",
-            path.display(),
-            parent.display()
-        ));
-    }
-    probe(parent).map_err(|e| {
-        format!(
-            "{}: cannot write in {}: {e}",
-            path.display(),
-            parent.display()
-        )
-    })
+    check_folder_to_write(parent(path)).map_err(|m| format!("{}: {m}", path.display()))
 }
 
-/// A folder written later: an existing writable folder, or one whose parent
-/// is (it is created when written). Nothing is created now.
+/// A folder written later: the folder itself or, when it does not exist
+/// yet, its nearest existing ancestor must be a writable folder (the rest
+/// is created when written). Nothing is created now.
 pub fn check_folder_to_write(path: &Path) -> Result<(), String> {
-    let existing = if path.exists() { path } else { parent(path) };
+    let mut existing = path;
+    while !existing.exists() {
+        existing = parent(existing);
+        if existing == Path::new(".") && !existing.exists() {
+            break;
+        }
+    }
     if !existing.is_dir() {
         return Err(format!(
-            "{}: {} is not an existing folder",
+            "{} cannot be made: {} is not a folder",
             path.display(),
             existing.display()
         ));
     }
-    probe(existing).map_err(|e| {
-        format!(
-            "{}: cannot write in {}: {e}",
-            path.display(),
-            existing.display()
-        )
-    })
+    probe(existing).map_err(|e| format!("cannot write in {}: {e}", existing.display()))
 }
 
 /// A folder read (and written, unless read-only) in place: it must exist
@@ -124,9 +111,9 @@ mod tests {
                 .contains("is a folder")
         );
         assert!(
-            check_report_file(Path::new("/nonexistent-dir/r.xml"))
+            check_report_file(Path::new("/etc/hostname/r.xml"))
                 .unwrap_err()
-                .contains("does not exist")
+                .contains("is not a folder")
         );
         assert!(check_report_file(Path::new("/proc/r.xml")).is_err());
         assert!(check_existing_or_child(Path::new("/nonexistent/dir")).is_err());

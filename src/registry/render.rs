@@ -93,19 +93,37 @@ mod tests {
 
     const NAME: &str = "theory/reference@0.1.0";
 
+    /// Any existing file will do: the loader checks that a CA file exists.
+    const CA_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+
+    #[test]
+    fn a_missing_ca_file_does_not_render() {
+        let missing = render(&Render {
+            processor: NAME.to_owned(),
+            url: Some("https://127.0.0.1:8443/".to_owned()),
+            ca_file: Some(PathBuf::from("/nonexistent/ca.pem")),
+            ..Render::default()
+        });
+        assert!(
+            missing
+                .expect_err("missing")
+                .contains("ca_file: /nonexistent/ca.pem")
+        );
+    }
+
     #[test]
     fn the_embedded_entry_renders_with_new_values_and_absolute_paths() {
         let text = render(&Render {
             processor: NAME.to_owned(),
             url: Some("https://127.0.0.1:8443/".to_owned()),
-            ca_file: Some(PathBuf::from("/tmp/ca.pem")),
+            ca_file: Some(PathBuf::from(CA_FILE)),
             ..Render::default()
         })
         .expect("renders");
         let doc = Document::parse(&text, "t").expect("parses");
         let entry = &doc.processors[NAME];
         assert_eq!(entry.url.as_deref(), Some("https://127.0.0.1:8443/"));
-        assert_eq!(entry.ca_file.as_deref(), Some(Path::new("/tmp/ca.pem")));
+        assert_eq!(entry.ca_file.as_deref(), Some(Path::new(CA_FILE)));
         let fixtures = entry.fixtures.as_deref().expect("fixtures");
         assert!(
             fixtures.is_absolute() && fixtures.ends_with("fixtures/reference-processor/inputs")

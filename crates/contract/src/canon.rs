@@ -7,10 +7,10 @@
 //! - [`parse`] reads RFC 8259 JSON with the I-JSON (RFC 7493) restrictions
 //!   RFC 8785 relies on: UTF-8 only, no byte-order mark, no duplicate member
 //!   names, no lone surrogates, no number that a double cannot hold
-//!   (overflow, underflow of a non-zero literal, a literal at or beyond
-//!   2^53 whose value is not exactly its double's canonical value, such as
-//!   `9007199254740993` or `9007199254740993.0`), and at most [`MAX_DEPTH`]
-//!   nested arrays and objects.
+//!   (overflow, underflow of a non-zero literal, a literal in plain
+//!   notation at or beyond 2^53 whose value is not exactly its double's
+//!   canonical value, such as `9007199254740993` or `9007199254740993.0`),
+//!   and at most [`MAX_DEPTH`] nested arrays and objects.
 //! - [`to_canonical`] writes a [`Json`] value the RFC 8785 way: no
 //!   whitespace, members sorted by the UTF-16 code units of their names,
 //!   strings escaped as RFC 8785 §3.2.2.2 says, numbers formatted as
@@ -31,8 +31,8 @@ use std::collections::HashSet;
 /// accept; the outermost array or object is level 1.
 pub const MAX_DEPTH: usize = 128;
 
-/// 2^53: from there on, a number literal must have exactly the value of its
-/// double's canonical spelling.
+/// 2^53: from there on, a number literal in plain notation must have
+/// exactly the value of its double's canonical spelling.
 #[expect(clippy::cast_precision_loss, reason = "2^53 is exact in a double")]
 const TWO_POW_53: f64 = (1_u64 << 53) as f64;
 
@@ -165,10 +165,11 @@ pub enum ParseErrorKind {
     /// A non-zero number too small for a double.
     #[error("non-zero number underflows to zero")]
     NumberUnderflow,
-    /// A literal at or beyond 2^53 in magnitude whose value is not exactly
-    /// its double's canonical value (`9007199254740993`,
-    /// `9007199254740993.0`); literals with that value, however spelled
-    /// (`100000000000000000000`, `1e20`), are accepted.
+    /// A literal in plain notation (no exponent) at or beyond 2^53 in
+    /// magnitude whose value is not exactly its double's canonical value
+    /// (`9007199254740993`, `9007199254740993.0`); literals with that value
+    /// (`100000000000000000000`, `1000000000000000000000`) are accepted, and
+    /// exponent notation is rounded.
     #[error("integer beyond 2^53 cannot be represented exactly")]
     IntegerBeyond2Pow53,
     /// More than [`MAX_DEPTH`] nested arrays and objects; the position is the
@@ -727,12 +728,15 @@ impl Parser<'_> {
             return Err(self.error_at(start, ParseErrorKind::NumberUnderflow));
         }
         // At 2^53 and beyond a double holds only some integers: a literal
-        // there is accepted only when its value is exactly that of its
-        // double's canonical spelling (`9007199254740993`,
-        // `9007199254740993.0` and `90071992547409930e-1` alike are refused;
-        // `1e21` and `100000000000000000000` pass), so canonical output
-        // always parses back and no digit is ever silently changed.
+        // in plain notation there (an id, a count) is accepted only when its
+        // value is exactly that of its double's canonical form
+        // (`9007199254740993` and `9007199254740993.0` alike are refused;
+        // `100000000000000000000` and `1000000000000000000000` pass), so
+        // canonical output always parses back and no digit of a large
+        // integer is silently changed. Exponent notation states an
+        // approximation (`1.7976931348623158e308`) and is rounded.
         if value.abs() >= TWO_POW_53
+            && !token.contains(['e', 'E'])
             && exact_decimal(token.as_bytes())
                 != exact_decimal(ryu_js::Buffer::new().format_finite(value).as_bytes())
         {

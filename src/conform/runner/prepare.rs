@@ -188,7 +188,7 @@ fn check_paths(options: &LaneOptions) -> Result<(), String> {
         }
     }
     outputs::check_folder_to_write(&options.state_dir).map_err(|m| format!("--state-dir: {m}"))?;
-    outputs::create_writable(&options.work_dir).map_err(|m| format!("--work-dir: {m}"))?;
+    outputs::check_folder_to_write(&options.work_dir).map_err(|m| format!("--work-dir: {m}"))?;
     outputs::check_existing_or_child(&options.golden_dir).map_err(|m| format!("--golden-dir: {m}"))
 }
 
