@@ -6,8 +6,9 @@
 //! never by formatting strings; a logged URL carries no userinfo, query or
 //! fragment.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::CertificateDer;
@@ -52,6 +53,51 @@ pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>,
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Why [`clients`] failed.
+pub(crate) enum ClientsError {
+    /// The CA file.
+    Adapter(AdapterError),
+    /// The HTTP client could not be built.
+    Http(String),
+}
+
+/// The TLS configuration and HTTP client for endpoints trusting `ca_file`
+/// (and the web's roots): built once per CA file content and shared by
+/// every endpoint, so a lane with many processors keeps one of each, not
+/// one per processor. Connections are not pooled (each request has its own,
+/// as a processor sees a fresh client).
+pub(crate) fn clients(
+    ca_file: Option<&Path>,
+) -> Result<(Arc<ClientConfig>, reqwest::Client), ClientsError> {
+    type Cache = Mutex<BTreeMap<Option<Vec<u8>>, (Arc<ClientConfig>, reqwest::Client)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    // Keyed by the file's bytes: a CA file rewritten in place is read anew.
+    let key = ca_file.map(|path| std::fs::read(path).unwrap_or_default());
+    let cache = CACHE.get_or_init(Cache::default);
+    if let Some(found) = cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
+        return Ok(found.clone());
+    }
+    let tls = client_config(ca_file).map_err(ClientsError::Adapter)?;
+    let http = reqwest::Client::builder()
+        .use_preconfigured_tls((*tls).clone())
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(0)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .map_err(|e| ClientsError::Http(format!("http client: {}", chain(&e))))?;
+    let built = (tls, http);
+    cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key, built.clone());
+    Ok(built)
 }
 
 /// A base URL as endpoints keep it: `http` or `https` (a `ws`/`wss` URL is
@@ -126,6 +172,13 @@ pub(crate) async fn check_resolves(url: &Url, deadline: Instant) -> Result<(), A
     if bare.parse::<std::net::IpAddr>().is_ok() {
         return Ok(());
     }
+    // RFC 6761 §6.4: `.invalid` never resolves, and a resolver API should
+    // say so at once; some resolvers first wait on the network.
+    if is_invalid_tld(bare) {
+        return Err(unresolvable(
+            "the .invalid domain never resolves (RFC 6761)".to_owned(),
+        ));
+    }
     match tokio::time::timeout_at(deadline, tokio::net::lookup_host((bare, port))).await {
         Err(_) => Err(unresolvable("no answer within the budget".to_owned())),
         Ok(Err(e)) => Err(unresolvable(e.to_string())),
@@ -134,6 +187,12 @@ pub(crate) async fn check_resolves(url: &Url, deadline: Instant) -> Result<(), A
             None => Err(unresolvable("no address".to_owned())),
         },
     }
+}
+
+/// Whether `host` is in the reserved `.invalid` top-level domain.
+fn is_invalid_tld(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "invalid" || host.ends_with(".invalid")
 }
 
 /// Milliseconds of a duration, saturated.
@@ -225,5 +284,15 @@ mod tests {
         ));
         assert!(client_config(None).is_ok());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn only_the_invalid_domain_is_known_not_to_resolve() {
+        for host in ["x.invalid", "a.b.INVALID", "invalid", "x.invalid."] {
+            assert!(is_invalid_tld(host), "{host}");
+        }
+        for host in ["invalid.example", "x.invalidx", "localhost", "127.0.0.1"] {
+            assert!(!is_invalid_tld(host), "{host}");
+        }
     }
 }

@@ -158,17 +158,13 @@ impl Endpoint {
         headers: Vec<(String, String)>,
     ) -> Result<Self, AdapterError> {
         let base = net::base_url(base)?;
-        let tls = net::client_config(ca_file)?;
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls((*tls).clone())
-            .pool_max_idle_per_host(0)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .map_err(|e| AdapterError::InvalidUrl {
+        let (tls, http) = net::clients(ca_file).map_err(|e| match e {
+            net::ClientsError::Adapter(e) => e,
+            net::ClientsError::Http(reason) => AdapterError::InvalidUrl {
                 url: net::loggable(&base),
-                reason: format!("http client: {}", net::chain(&e)),
-            })?;
+                reason,
+            },
+        })?;
         Ok(Self {
             base,
             engine_digest: None,

@@ -79,7 +79,8 @@ impl TrialSpec {
 #[derive(Clone, Debug, Default)]
 pub struct Work {
     /// The fixtures it runs, in order.
-    pub inputs: Vec<Input>,
+    /// Shared with every trial of the processor: never copied per trial.
+    pub inputs: Vec<Arc<Input>>,
     /// The goldens it compares with, by item key.
     pub goldens: BTreeMap<String, PathBuf>,
     /// The transport compared with (parity, negative parity).
@@ -175,7 +176,7 @@ pub fn item_labels(case: &Case) -> Vec<Option<String>> {
 pub fn plan(inputs: &PlanInputs<'_>) -> Result<LanePlan, String> {
     let lane = inputs.lane;
     let mut processors = BTreeMap::new();
-    let mut fixtures: BTreeMap<ProcessorRef, Vec<Input>> = BTreeMap::new();
+    let mut fixtures: BTreeMap<ProcessorRef, Vec<Arc<Input>>> = BTreeMap::new();
     for (name, entry) in &inputs.registry.processors {
         let mut targets = BTreeMap::new();
         for &target in &lane.targets {
@@ -317,7 +318,7 @@ fn work(
     suite: &str,
     store: &Store,
     pp: &ProcessorPlan,
-    own: &[Input],
+    own: &[Arc<Input>],
     target: TargetKind,
     via: Via,
     targets: &[TargetKind],
@@ -339,7 +340,7 @@ fn work(
         })
         .collect();
     let vias = vias.as_slice();
-    let mut inputs: Vec<Input> = case
+    let mut inputs: Vec<Arc<Input>> = case
         .fixtures
         .iter()
         .flat_map(|kind| own.iter().filter(move |i| i.kind == *kind))
@@ -423,7 +424,7 @@ fn work(
     Ok(work)
 }
 
-fn load_inputs(entry: &Entry) -> Result<Vec<Input>, String> {
+fn load_inputs(entry: &Entry) -> Result<Vec<Arc<Input>>, String> {
     let mut out = Vec::new();
     for (kind, list) in [
         (FixtureKind::Valid, &entry.fixtures.valid),
@@ -437,11 +438,11 @@ fn load_inputs(entry: &Entry) -> Result<Vec<Input>, String> {
                 .map_err(|e| format!("{}:{e}", fixture.path.display()))?;
             let value = serde_json::from_slice(&bytes)
                 .map_err(|e| format!("{}: {e}", fixture.path.display()))?;
-            out.push(Input {
+            out.push(Arc::new(Input {
                 kind,
                 name: fixture.name.clone(),
                 value,
-            });
+            }));
         }
     }
     Ok(out)

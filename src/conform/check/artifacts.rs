@@ -16,7 +16,7 @@ pub(super) async fn check(ctx: &mut Ctx<'_>) -> Checked {
     let mut skipped = Vec::new();
     let mut findings = Findings::default();
     for called in answered(ctx, &endpoint, transport, &mut findings).await {
-        let name = called.input.name;
+        let name = called.input.name.clone();
         let Ok(doc) = answer_doc(&called.exchange) else {
             skipped.push(name);
             continue;

@@ -1,6 +1,7 @@
 //! What several checks share: ids and requests, the adapter's and the
 //! orchestrator's calls, and how their failures are classified.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use theory_contract::canon::{self, Json};
@@ -46,7 +47,7 @@ pub(super) fn infrastructure_of(item: &str, exchange: &Exchange) -> Option<Strin
 /// One call of a fixture through the adapter.
 pub(super) struct Called {
     /// The fixture.
-    pub input: Input,
+    pub input: Arc<Input>,
     /// Its ids.
     pub run: RunIds,
     /// What the processor did.
@@ -217,11 +218,11 @@ pub(super) fn prefix_reachable(target: TargetKind, endpoint: &Endpoint) -> bool 
 }
 
 /// The fixtures of a trial, or one `None` when it takes none.
-pub(super) fn items(inputs: &[Input]) -> Vec<Option<&Input>> {
+pub(super) fn items(inputs: &[Arc<Input>]) -> Vec<Option<&Input>> {
     if inputs.is_empty() {
         vec![None]
     } else {
-        inputs.iter().map(Some).collect()
+        inputs.iter().map(|i| Some(&**i)).collect()
     }
 }
 

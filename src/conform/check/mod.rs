@@ -37,6 +37,8 @@ mod trace;
 mod ws_close;
 mod ws_subprotocol;
 
+use std::sync::Arc;
+
 use theory_contract::WritePrefix;
 
 use super::golden::Store;
@@ -119,7 +121,7 @@ impl Ctx<'_> {
     }
 
     /// The trial's first fixture (checks that need one request).
-    fn first_input(&self) -> Result<Input, Verdict> {
+    fn first_input(&self) -> Result<Arc<Input>, Verdict> {
         self.work
             .inputs
             .first()

@@ -103,11 +103,31 @@ impl Summary {
     }
 }
 
-/// The summary's bytes.
+/// The summary's bytes: the canonical JSON of [`Summary::of`], written
+/// member by member in RFC 8785 order (`counts`, `lane`, `seed`,
+/// `trials`) with each trial canonicalized alone, so a run of 10,000
+/// trials never holds the whole summary as a tree.
 pub fn render(info: &RunInfo, events: &[Event]) -> Vec<u8> {
-    let summary = Summary::of(info, events);
-    theory_contract::canon::to_canonical_serde(&summary)
-        .unwrap_or_else(|_| serde_json::to_vec(&summary).unwrap_or_default())
+    fn canonical<T: Serialize>(value: &T) -> Vec<u8> {
+        theory_contract::canon::to_canonical_serde(value)
+            .unwrap_or_else(|_| serde_json::to_vec(value).unwrap_or_default())
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(b"{\"counts\":");
+    out.extend(canonical(&counts(events)));
+    out.extend_from_slice(b",\"lane\":");
+    theory_contract::canon::write_canonical_string(&mut out, &info.lane);
+    out.extend_from_slice(b",\"seed\":");
+    theory_contract::canon::write_canonical_string(&mut out, &info.seed.to_string());
+    out.extend_from_slice(b",\"trials\":[");
+    for (i, record) in records(events).into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend(canonical(&TrialSummary::of(record)));
+    }
+    out.extend_from_slice(b"]}");
+    out
 }
 
 /// The seed as a decimal string.
@@ -142,6 +162,22 @@ mod tests {
             replay: None,
             duration: Duration::from_millis(7),
         })
+    }
+
+    #[test]
+    fn the_streamed_summary_is_the_canonical_summary() {
+        let info = RunInfo {
+            lane: "pr \"x\"".to_owned(),
+            seed: u64::MAX,
+        };
+        for events in [events(), Vec::new()] {
+            let whole =
+                theory_contract::canon::to_canonical_serde(&Summary::of(&info, &events)).unwrap();
+            assert_eq!(
+                String::from_utf8(render(&info, &events)).unwrap(),
+                String::from_utf8(whole).unwrap()
+            );
+        }
     }
 
     fn events() -> Vec<Event> {
