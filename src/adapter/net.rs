@@ -287,6 +287,34 @@ mod tests {
     }
 
     #[test]
+    fn endpoints_share_one_client_per_ca_file_content() {
+        let dir = std::env::temp_dir().join(format!("theory-clients-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ca.pem");
+        let ca = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        std::fs::write(&path, ca.cert.pem()).unwrap();
+        let ok = |ca_file| match clients(ca_file) {
+            Ok((tls, _)) => tls,
+            Err(_) => panic!("clients"),
+        };
+        let (plain, again) = (ok(None), ok(None));
+        assert!(
+            Arc::ptr_eq(&plain, &again),
+            "one config for the web's roots"
+        );
+        let private = ok(Some(&path));
+        assert!(!Arc::ptr_eq(&plain, &private), "a CA file has its own");
+        assert!(Arc::ptr_eq(&private, &ok(Some(&path))));
+        let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        std::fs::write(&path, other.cert.pem()).unwrap();
+        assert!(
+            !Arc::ptr_eq(&private, &ok(Some(&path))),
+            "new content, new config"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn only_the_invalid_domain_is_known_not_to_resolve() {
         for host in ["x.invalid", "a.b.INVALID", "invalid", "x.invalid."] {
             assert!(is_invalid_tld(host), "{host}");
