@@ -381,8 +381,9 @@ async fn judge(plan: &Plan, endpoint: &Endpoint, exchange: Exchange) -> Envelope
 }
 
 /// The digest-drift rule (CONTRACT.md §8): with an expected digest, the
-/// envelope's `meta.image_digest` and the engine's view must both equal it;
-/// without one, the engine must run the digest the image was pinned by.
+/// envelope's `meta.image_digest` (when it has one; a success envelope must)
+/// and the engine's view must both equal it; without one, the engine must
+/// run the digest the image was pinned by.
 fn drift(plan: &Plan, endpoint: &Endpoint, envelope: &Envelope) -> Option<String> {
     let pinned = match &plan.target {
         Target::Local(spec) => spec.image_digest.clone(),
@@ -390,6 +391,10 @@ fn drift(plan: &Plan, endpoint: &Endpoint, envelope: &Envelope) -> Option<String
     };
     if let Some(expected) = &plan.expected {
         match &envelope.meta().image_digest {
+            // §8: an error envelope without a digest keeps its own code:
+            // nothing it produced needs vouching for, and replacing it would
+            // hide the processor's answer (and what parity compares).
+            None if envelope.error_code().is_some() => {}
             None => {
                 return Some(format!(
                     "expected image digest {expected}, but meta.image_digest is missing"

@@ -456,6 +456,41 @@ fn an_envelope_digest_that_differs_from_the_expected_one_gives_err_registry_mism
     );
 }
 
+/// CONTRACT.md §8: under an expected digest, an error envelope without
+/// `meta.image_digest` keeps its code; one with a differing digest does not.
+#[test]
+fn an_error_envelope_without_a_digest_keeps_its_code_under_an_expected_digest() {
+    let expected = format!("sha256:{}", "b".repeat(64));
+    let invalid = r#"{"schema":"v1","params":{"repeat":2}}"#;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = Processor::start(Options::plain());
+    let kept = check(
+        url_run(&plain, "e1", &dir)
+            .arg("--inputs-json")
+            .arg(invalid)
+            .arg("--expected-oci")
+            .arg(&expected)
+            .run(),
+    );
+    assert_eq!(kept.code(), "ERR_INPUTS", "{}", kept.run.stdout_text());
+    let reported = format!("sha256:{}", "a".repeat(64));
+    let claiming = Processor::start(Options::plain().env("IMAGE_DIGEST", &reported));
+    let replaced = check(
+        url_run(&claiming, "e2", &dir)
+            .arg("--inputs-json")
+            .arg(invalid)
+            .arg("--expected-oci")
+            .arg(&expected)
+            .run(),
+    );
+    assert_eq!(
+        replaced.code(),
+        "ERR_REGISTRY_MISMATCH",
+        "{}",
+        replaced.run.stdout_text()
+    );
+}
+
 #[test]
 fn a_spent_run_budget_gives_err_timeout() {
     let processor = Processor::start(Options::plain().fault("run-hang"));
