@@ -8,7 +8,9 @@
 //! for failures that are safe to retry ([`adapter::AdapterError::is_retry_safe`]), always with the
 //! same execution id; the answer is checked against the contract (schema,
 //! paths, files, digest drift) and any breach becomes an error envelope;
-//! the canonical envelope is persisted as `<prefix>/envelope.json`.
+//! the canonical envelope is persisted as `<prefix>/.theory/envelope.json`
+//! (CONTRACT.md §7: a folder the contract reserves, so it never overwrites
+//! a processor's output).
 //!
 //! **Invariant:** whatever happens after planning, [`run`] returns exactly
 //! one envelope; it never panics on a processor's answer.
@@ -31,7 +33,7 @@ pub const RETRY_BACKOFF: Duration = Duration::from_millis(250);
 /// Time allowed to resolve a target (container start, SDK lookup, DNS).
 pub const RESOLVE_BUDGET: Duration = Duration::from_secs(60);
 /// The file the canonical envelope is persisted to, under the prefix.
-pub const ENVELOPE_FILE: &str = "envelope.json";
+pub const ENVELOPE_FILE: &str = ".theory/envelope.json";
 
 /// Where the target choice came from (logged with `adapter.selected`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -449,7 +451,11 @@ fn cut_tail(tail: &str) -> String {
 
 fn persist(prefix: &WritePrefix, canonical: &[u8]) {
     let path = prefix.join(ENVELOPE_FILE);
-    if let Err(e) = std::fs::write(&path, canonical) {
+    let written = std::path::Path::new(&path)
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&path, canonical));
+    if let Err(e) = written {
         tracing::warn!(event = "error.persist", path = %path, message = %e);
     }
 }

@@ -309,6 +309,11 @@ corpus! {
         .file("lanes.yaml", lanes("[contract]").replace("{root}/suites", "{dir}/suites"))
         .file("registry.yaml", registry(""))
         .file("suites/contract.yaml", suite_with_bad_placeholder());
+    determinism_with_fewer_than_three_runs_is_refused => Row::new(
+        &["--lane", "x", "--lanes", "{dir}/lanes.yaml", "--registry", "{dir}/registry.yaml", "--list"], 2, "{dir}/suites/determinism.yaml:14:7")
+        .file("lanes.yaml", lanes("[determinism]").replace("{root}/suites", "{dir}/suites"))
+        .file("registry.yaml", registry(""))
+        .file("suites/determinism.yaml", suite_with("determinism", 14, "      runs: 3", "      runs: 2"));
     known_list_bad_expiry_is_placed_at_its_value => Row::new(
         &["--lane", "dev", "--registry", "{dir}/registry.yaml", "--known-failures", "{dir}/known.yaml", "--list"], 2, "{dir}/known.yaml:5:14")
         .file("registry.yaml", registry(""))
@@ -323,13 +328,25 @@ const LONG_ID: &str = concat!(
 
 /// The repository's contract suite with line 44's `{request}` made `{requets}`.
 fn suite_with_bad_placeholder() -> String {
-    let text = std::fs::read_to_string(fixture("suites/contract.yaml")).expect("contract suite");
+    suite_with(
+        "contract",
+        44,
+        "          body: \"{request}\"",
+        "          body: \"{requets}\"",
+    )
+}
+
+/// The repository's suite `name` with line `line` (1-based), which must be
+/// `was`, replaced by `now`.
+fn suite_with(name: &str, line: usize, was: &str, now: &str) -> String {
+    let text = std::fs::read_to_string(fixture(&format!("suites/{name}.yaml"))).expect("suite");
     let mut lines: Vec<&str> = text.lines().collect();
     assert_eq!(
-        lines[43], "          body: \"{request}\"",
-        "line 44 of suites/contract.yaml moved"
+        lines[line - 1],
+        was,
+        "line {line} of suites/{name}.yaml moved"
     );
-    lines[43] = "          body: \"{requets}\"";
+    lines[line - 1] = now;
     lines.join("\n") + "\n"
 }
 

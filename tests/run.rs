@@ -641,8 +641,11 @@ fn the_envelope_is_persisted_under_the_prefix() {
             .arg(INPUTS)
             .run(),
     );
-    let stored = std::fs::read(dir.path().join("kept/envelope.json")).expect("envelope.json");
+    let stored =
+        std::fs::read(dir.path().join("kept/.theory/envelope.json")).expect("envelope.json");
     assert_eq!(stored, ok.run.stdout);
+    // CONTRACT.md §7: in the reserved folder, never beside the artifacts.
+    assert!(!dir.path().join("kept/envelope.json").exists());
 }
 
 /// The engine's view: the processor (fault `digest-wrong`) claims the

@@ -94,6 +94,8 @@ rules! {
     ExecutionIdMismatch => "envelope.execution_id.mismatch", Context, "`execution_id` echoes the request's unchanged.";
     OutputsOutsidePrefix => "envelope.outputs.outside_prefix", Context, "Every output path is under the expanded write prefix.";
     IndexPathOutsidePrefix => "envelope.index_path.outside_prefix", Context, "`index_path` is under the expanded write prefix.";
+    OutputsReserved => "envelope.outputs.reserved", Context, "No output path is in the prefix's reserved folder `.theory/`, where the orchestrator persists the envelope.";
+    IndexPathReserved => "envelope.index_path.reserved", Context, "`index_path` is not in the prefix's reserved folder `.theory/`.";
     VolatileHost => "envelope.volatile.host", Context, "No value outside `stderr_tail` names the host or container the processor runs on.";
     OutputsMissingFile => "envelope.outputs.missing_file", Disk, "Every output exists as a regular file when the run returns.";
     OutputsEscapesPrefix => "envelope.outputs.escapes_prefix", Disk, "Every output's real path (symlinks resolved) stays under the prefix.";

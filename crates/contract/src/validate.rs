@@ -6,6 +6,11 @@ use crate::fingerprint::{EnvFingerprint, FingerprintError};
 use crate::prefix::{WritePrefix, is_normal_path};
 use crate::{Digest, ErrorCode, Rule, STDERR_TAIL_MAX, Violation, pointer_token};
 
+/// The folder under every write prefix that the contract reserves for the
+/// orchestrator (CONTRACT.md §7): it persists the envelope there, so no
+/// processor output may be in it.
+pub const RESERVED_FOLDER: &str = ".theory";
+
 /// The most bytes `error.message` may hold.
 pub const MESSAGE_MAX: usize = 1024;
 
@@ -143,6 +148,7 @@ fn check_success(members: &[(String, Json)], expect: &Expect<'_>, out: &mut Vec<
                     Rule::IndexPathNotAbsolute,
                     Rule::IndexPathNotNormalized,
                     Rule::IndexPathOutsidePrefix,
+                    Rule::IndexPathReserved,
                 ],
                 expect,
                 out,
@@ -197,6 +203,7 @@ fn check_success(members: &[(String, Json)], expect: &Expect<'_>, out: &mut Vec<
                         Rule::OutputsNotAbsolute,
                         Rule::OutputsNotNormalized,
                         Rule::OutputsOutsidePrefix,
+                        Rule::OutputsReserved,
                     ],
                     expect,
                     out,
@@ -249,7 +256,7 @@ fn check_success(members: &[(String, Json)], expect: &Expect<'_>, out: &mut Vec<
 fn check_path(
     path: &str,
     at: &str,
-    [absolute, normal, under]: [Rule; 3],
+    [absolute, normal, under, reserved]: [Rule; 4],
     expect: &Expect<'_>,
     out: &mut Vec<Violation>,
 ) {
@@ -268,12 +275,24 @@ fn check_path(
             format!("{path:?} has an empty, `.` or `..` segment or a trailing `/`"),
         ));
     }
-    if let Some(prefix) = expect.prefix.filter(|prefix| !prefix.contains(path)) {
-        out.push(Violation::new(
-            under,
-            at,
-            format!("{path:?} is not under {:?}", prefix.as_str()),
-        ));
+    if let Some(prefix) = expect.prefix {
+        if !prefix.contains(path) {
+            out.push(Violation::new(
+                under,
+                at,
+                format!("{path:?} is not under {:?}", prefix.as_str()),
+            ));
+        } else if path[prefix.as_str().len()..]
+            .split('/')
+            .next()
+            .is_some_and(|first| first == RESERVED_FOLDER)
+        {
+            out.push(Violation::new(
+                reserved,
+                at,
+                format!("{path:?} is in the reserved folder {RESERVED_FOLDER}/"),
+            ));
+        }
     }
 }
 

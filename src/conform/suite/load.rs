@@ -308,8 +308,13 @@ fn parse_params(
         CheckKind::NegativeEndpoint => Check::NegativeEndpoint(typed(kind, params, at)?),
         CheckKind::Determinism => {
             let p: DeterminismParams = typed(kind, params, at)?;
-            if !(2..=10).contains(&p.runs) {
-                return Err(at("runs", "runs must be from 2 to 10".to_owned()));
+            // CONTRACT.md §12: any two runs agree, not only the first two.
+            if !(3..=10).contains(&p.runs) {
+                return Err(at(
+                    "runs:",
+                    "runs must be from 3 to 10 (CONTRACT.md §12: any two runs, so at least three)"
+                        .to_owned(),
+                ));
             }
             Check::Determinism(p)
         }
