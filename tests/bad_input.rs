@@ -314,6 +314,26 @@ corpus! {
         .file("lanes.yaml", lanes("[determinism]").replace("{root}/suites", "{dir}/suites"))
         .file("registry.yaml", registry(""))
         .file("suites/determinism.yaml", suite_with("determinism", 14, "      runs: 3", "      runs: 2"));
+    main_refuses_known_flaky_lists => Row::new(
+        &["--lane", "main", "--known-flaky", "{dir}/known.yaml", "--list"], 2, "drop --known-flaky")
+        .file("known.yaml", "version: 1\nentries:\n  - trial: \"x::*\"\n    reason: r\n");
+    a_custom_main_weaker_than_the_embedded_one_is_refused => Row::new(
+        &["--lane", "main", "--lanes", "{dir}/lanes.yaml", "--list"], 2, "may not be weaker than the embedded one")
+        .file("lanes.yaml", lanes("[contract]").replace("  x:\n", "  main:\n"));
+    a_custom_main_with_weaker_suite_files_is_refused => Row::new(
+        &["--lane", "main", "--lanes", "{dir}/ci/lanes.yaml", "--list"], 2, "suite determinism differs from the embedded one")
+        .file("ci/lanes.yaml", std::fs::read(fixture("ci/lanes.yaml")).expect("lanes"))
+        .file("suites/contract.yaml", std::fs::read(fixture("suites/contract.yaml")).expect("suite"))
+        .file("suites/parity.yaml", std::fs::read(fixture("suites/parity.yaml")).expect("suite"))
+        .file("suites/supply_chain.yaml", std::fs::read(fixture("suites/supply_chain.yaml")).expect("suite"))
+        .file("suites/determinism.yaml", suite_with("determinism", 14, "      runs: 3", "      runs: 4"));
+    a_custom_main_as_strict_as_the_embedded_one_is_accepted => Row::new(
+        &["--lane", "main", "--lanes", "{dir}/ci/lanes.yaml", "--list"], 0, "contract::envelope::theory/reference@0.1.0::local::ws: test")
+        .file("ci/lanes.yaml", std::fs::read(fixture("ci/lanes.yaml")).expect("lanes"))
+        .file("suites/contract.yaml", std::fs::read(fixture("suites/contract.yaml")).expect("suite"))
+        .file("suites/parity.yaml", std::fs::read(fixture("suites/parity.yaml")).expect("suite"))
+        .file("suites/supply_chain.yaml", std::fs::read(fixture("suites/supply_chain.yaml")).expect("suite"))
+        .file("suites/determinism.yaml", std::fs::read(fixture("suites/determinism.yaml")).expect("suite"));
     known_list_bad_expiry_is_placed_at_its_value => Row::new(
         &["--lane", "dev", "--registry", "{dir}/registry.yaml", "--known-failures", "{dir}/known.yaml", "--list"], 2, "{dir}/known.yaml:5:14")
         .file("registry.yaml", registry(""))

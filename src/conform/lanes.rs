@@ -54,6 +54,42 @@ pub struct Lane {
     pub allow_known_failures: bool,
 }
 
+impl Lane {
+    /// What this lane drops or relaxes of `reference`: a suite, target or
+    /// transport it lacks, tags it accepts, `expected_oci` or known failures
+    /// it no longer requires or refuses. Empty when it is at least as strict.
+    pub fn weakenings(&self, reference: &Self) -> Vec<String> {
+        let mut out = Vec::new();
+        for suite in reference.suites.iter().filter(|s| !self.suites.contains(s)) {
+            out.push(format!("suite {suite} is missing"));
+        }
+        for target in reference
+            .targets
+            .iter()
+            .filter(|t| !self.targets.contains(t))
+        {
+            out.push(format!("target {} is missing", target.as_str()));
+        }
+        for via in reference
+            .transports
+            .iter()
+            .filter(|v| !self.transports.contains(v))
+        {
+            out.push(format!("transport {} is missing", via.as_str()));
+        }
+        if self.tags == TagPolicy::AllowTags && reference.tags == TagPolicy::RequireDigest {
+            out.push("tags: allow (image tags accepted)".to_owned());
+        }
+        if reference.require_expected_oci && !self.require_expected_oci {
+            out.push("require_expected_oci: false".to_owned());
+        }
+        if !reference.allow_known_failures && self.allow_known_failures {
+            out.push("allow_known_failures: true".to_owned());
+        }
+        out
+    }
+}
+
 /// A loaded lanes file and its suites.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lanes {

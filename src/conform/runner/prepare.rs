@@ -66,11 +66,19 @@ pub(super) fn prepare(options: &LaneOptions) -> Result<Prepared, String> {
             }
         }
     }
-    if options.known_failures.is_some() && !lane.allow_known_failures {
-        return Err(format!(
-            "the {} lane allows no known failures (allow_known_failures: false in {}): drop --known-failures",
-            lane.name, lanes.origin
-        ));
+    for (flag, given) in [
+        ("--known-failures", options.known_failures.is_some()),
+        ("--known-flaky", options.known_flaky.is_some()),
+    ] {
+        if given && !lane.allow_known_failures {
+            return Err(format!(
+                "the {} lane allows no known failures or flaky retries (allow_known_failures: false in {}): drop {flag}",
+                lane.name, lanes.origin
+            ));
+        }
+    }
+    if options.lanes.is_some() && lane.name == STRICT_LANE {
+        check_not_weaker(lane, &lanes)?;
     }
     let load = |path: &Option<PathBuf>, kind| {
         path.as_deref()
@@ -165,6 +173,33 @@ pub(super) fn prepare(options: &LaneOptions) -> Result<Prepared, String> {
         store,
         secrets,
     })
+}
+
+/// The lane a certification is read from: a `--lanes` file may redefine
+/// it, but not weaker than the embedded one.
+const STRICT_LANE: &str = "main";
+
+/// A `--lanes` file's `main` runs at least what the embedded `main` runs,
+/// with the same suite files, and relaxes none of its rules.
+fn check_not_weaker(lane: &super::super::lanes::Lane, lanes: &Lanes) -> Result<(), String> {
+    let embedded = Lanes::embedded().map_err(|e| config(&e))?;
+    let reference = embedded.get(STRICT_LANE)?;
+    let mut weaker = lane.weakenings(reference);
+    for suite in &reference.suites {
+        let cases = |l: &Lanes| l.suites.get(suite).map(|s| s.cases.clone());
+        if lane.suites.contains(suite) && cases(lanes) != cases(&embedded) {
+            weaker.push(format!("suite {suite} differs from the embedded one"));
+        }
+    }
+    if weaker.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "--lanes {}: the {STRICT_LANE} lane may not be weaker than the embedded one: {}",
+            lanes.origin,
+            weaker.join("; ")
+        ))
+    }
 }
 
 /// libtest's arguments that make no sense for a lane.
