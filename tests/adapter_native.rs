@@ -211,6 +211,7 @@ fault_is_a_named_break! {
     ws_subprotocol_not_selected_is_named: "ws-subprotocol-not-selected", Ws, WsSubprotocolNotSelected;
     sse_no_done_is_done_missing: "sse-no-done", Sse, SseDoneMissing;
     sse_cut_before_done_is_done_missing: "sse-cut-before-done", Sse, SseDoneMissing;
+    sse_json_body_is_content_type: "sse-json-body", Sse, HttpContentType;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,6 +28,7 @@ const VARIATIONS: &[&str] = &[
     "numbers-noncanonical",
     "pretty-whitespace",
     "sse-comments",
+    "sse-content-type-params",
 ];
 
 fn start(variation: &str) -> Processor {
@@ -126,6 +127,11 @@ fn chunked_http_passes() {
 #[test]
 fn sse_comments_passes() {
     check("sse-comments");
+}
+
+#[test]
+fn sse_content_type_params_passes() {
+    check("sse-content-type-params");
 }
 
 #[test]

@@ -155,7 +155,15 @@ async fn post(
     if transport == Transport::Sse && essence == "text/event-stream" {
         return read_events(rec, &mut response, deadline, limits, timeout).await;
     }
-    if essence != "application/json" {
+    if transport == Transport::Sse && response.status().is_success() {
+        // §6: a refusal (415, 400) or a crash (500) on `/run-stream` may be
+        // a plain JSON envelope; an answer (200) is an event stream.
+        rec.broke(
+            BreakRule::HttpContentType,
+            None,
+            format!("content type {content_type:?} with status 200 on /run-stream, expected text/event-stream"),
+        );
+    } else if essence != "application/json" {
         let expected = if transport == Transport::Sse {
             "text/event-stream or application/json"
         } else {
