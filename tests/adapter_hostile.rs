@@ -325,10 +325,21 @@ async fn silent_peers_are_err_timeout_at_the_budget() {
         tokio::time::sleep(Duration::from_secs(30)).await;
     })
     .await;
-    // Headers, then one byte every 200 ms, forever (slowloris).
+    // Headers, then one byte every 200 ms, forever (slowloris); an event
+    // stream's headers on `/run-stream`, so the SSE side is slow, not wrong.
     let slow = serve_tcp(|mut stream| async move {
-        let _ = read_head(&mut stream).await;
-        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n").await;
+        let head = read_head(&mut stream).await;
+        let content_type = if head.starts_with("POST /run-stream") {
+            "text/event-stream"
+        } else {
+            "application/json"
+        };
+        let _ = stream
+            .write_all(
+                format!("HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: 1000\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await;
         for _ in 0..150 {
             if stream.write_all(b" ").await.is_err() {
                 return;
