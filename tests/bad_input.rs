@@ -81,6 +81,17 @@ impl Row {
         self
     }
 
+    /// The repository's lanes file and suites under `{dir}`, with
+    /// `determinism` as the determinism suite's text.
+    fn repository_lanes(self, determinism: String) -> Self {
+        let copy = |name: &str| std::fs::read(fixture(name)).expect("repository file");
+        self.file("ci/lanes.yaml", copy("ci/lanes.yaml"))
+            .file("suites/contract.yaml", copy("suites/contract.yaml"))
+            .file("suites/parity.yaml", copy("suites/parity.yaml"))
+            .file("suites/supply_chain.yaml", copy("suites/supply_chain.yaml"))
+            .file("suites/determinism.yaml", determinism)
+    }
+
     fn env(mut self, env: &'static [(&'static str, &'static str)]) -> Self {
         self.env = env;
         self
@@ -166,14 +177,6 @@ macro_rules! corpus {
     };
 }
 
-const RUN: &[&str] = &[
-    "run",
-    "--ref",
-    "theory/reference@0.1.0",
-    "--inputs-json",
-    "{}",
-];
-
 macro_rules! run_args {
     ($($arg:expr),* $(,)?) => {
         &["run", "--ref", "theory/reference@0.1.0", "--inputs-json", "{}", $($arg),*]
@@ -189,7 +192,7 @@ corpus! {
     run_timeout_of_huge_minutes_is_refused => Row::new(
         run_args!("--adapter", "url", "--url", NOWHERE, "--timeout", "999999999999999999m"), 2, "--timeout");
     registry_run_timeout_beyond_a_day_is_refused => Row::new(
-        &["run", "--ref", "theory/reference@0.1.0", "--inputs-json", "{}", "--adapter", "url", "--registry", "{dir}/registry.yaml"],
+        run_args!("--adapter", "url", "--registry", "{dir}/registry.yaml"),
         2, "{dir}/registry.yaml:5:18")
         .file("registry.yaml", registry("    run_timeout: 18446744073709551615s\n"));
     lane_test_threads_zero_is_refused => Row::new(
@@ -246,7 +249,7 @@ corpus! {
     run_with_nothing_listening_exits_3 => Row::new(
         run_args!("--adapter", "url", "--url", NOWHERE, "--timeout", "2s"), 3, "ERR_ENDPOINT_MISSING");
     run_with_the_engine_unreachable_exits_3 => Row::new(
-        &["run", "--ref", "theory/reference@0.1.0", "--inputs-json", "{}", "--adapter", "local"], 3, "ERR_DOCKER")
+        run_args!("--adapter", "local"), 3, "ERR_DOCKER")
         .env(&[("DOCKER_HOST", "unix://{dir}/no-engine.sock")]);
     lanes_listing_a_suite_twice_is_refused => Row::new(
         &["--lane", "x", "--lanes", "{dir}/lanes.yaml", "--registry", "{dir}/registry.yaml", "--list"], 2, "{dir}/lanes.yaml:6:24")
@@ -255,7 +258,7 @@ corpus! {
     run_ca_file_that_does_not_exist_is_refused => Row::new(
         run_args!("--adapter", "url", "--url", "https://127.0.0.1:9/", "--ca-file", "/nonexistent.pem"), 2, "--ca-file");
     registry_ca_file_that_does_not_exist_is_refused => Row::new(
-        &["run", "--ref", "theory/reference@0.1.0", "--inputs-json", "{}", "--adapter", "url", "--registry", "{dir}/registry.yaml"],
+        run_args!("--adapter", "url", "--registry", "{dir}/registry.yaml"),
         2, "{dir}/registry.yaml:5:14")
         .file("registry.yaml", registry("    ca_file: /nonexistent.pem\n"));
 
@@ -265,11 +268,11 @@ corpus! {
     run_timeout_beyond_a_day_is_refused => Row::new(
         run_args!("--adapter", "url", "--url", NOWHERE, "--timeout", "25h"), 2, "--timeout");
     registry_run_timeout_of_zero_is_refused => Row::new(
-        &["run", "--ref", "theory/reference@0.1.0", "--inputs-json", "{}", "--adapter", "url", "--registry", "{dir}/registry.yaml"],
+        run_args!("--adapter", "url", "--registry", "{dir}/registry.yaml"),
         2, "{dir}/registry.yaml:5:18")
         .file("registry.yaml", registry("    run_timeout: 0s\n"));
     registry_health_of_zero_is_refused => Row::new(
-        &["run", "--ref", "theory/reference@0.1.0", "--inputs-json", "{}", "--adapter", "url", "--registry", "{dir}/registry.yaml"],
+        run_args!("--adapter", "url", "--registry", "{dir}/registry.yaml"),
         2, "{dir}/registry.yaml:5:13")
         .file("registry.yaml", registry("    health: 0s\n"));
     run_write_prefix_under_proc_self_is_refused => Row::new(
@@ -278,20 +281,16 @@ corpus! {
         run_args!("--adapter", "url", "--url", NOWHERE, "--write-prefix", "/proc/{execution_id}/"), 2, "--write-prefix");
     run_write_prefix_without_the_id_is_warned_of => Row::new(
         run_args!("--adapter", "url", "--url", NOWHERE, "--timeout", "2s", "--write-prefix", "{dir}/shared/"), 3, "--write-prefix");
-    run_execution_id_of_10_kb_is_refused_without_echo => Row::new(
-        &["run", "--ref", "theory/reference@0.1.0", "--inputs-json", "{}", "--adapter", "url", "--url", NOWHERE,
-          "--execution-id", LONG_ID], 2, "--execution-id");
     run_url_with_a_query_is_refused => Row::new(
         run_args!("--adapter", "url", "--url", "http://127.0.0.1:9/?token=x"), 2, "--url");
     run_url_with_a_fragment_is_refused => Row::new(
         run_args!("--adapter", "url", "--url", "http://127.0.0.1:9/#part"), 2, "--url");
     registry_url_with_a_query_is_refused => Row::new(
-        &["run", "--ref", "theory/reference@0.1.0", "--inputs-json", "{}", "--adapter", "url", "--registry", "{dir}/registry.yaml"],
+        run_args!("--adapter", "url", "--registry", "{dir}/registry.yaml"),
         2, "{dir}/registry.yaml:4:10")
         .file("registry.yaml", "version: 1\nprocessors:\n  theory/reference@0.1.0:\n    url: http://127.0.0.1:9/?a=1\n");
     run_transport_the_entry_does_not_declare_is_refused => Row::new(
-        &["run", "--ref", "theory/reference@0.1.0", "--inputs-json", "{}", "--adapter", "url", "--registry", "{dir}/registry.yaml",
-          "--transport", "sse"], 2, "--transport")
+        run_args!("--adapter", "url", "--registry", "{dir}/registry.yaml", "--transport", "sse"), 2, "--transport")
         .file("registry.yaml", registry("    transports: [ws, http]\n"));
     list_without_a_lane_is_a_short_usage_error => Row::new(&["--list"], 2, "--lane");
     unknown_command_is_named => Row::new(&["frobnicate"], 2, "unknown command \"frobnicate\"");
@@ -322,18 +321,10 @@ corpus! {
         .file("lanes.yaml", lanes("[contract]").replace("  x:\n", "  main:\n"));
     a_custom_main_with_weaker_suite_files_is_refused => Row::new(
         &["--lane", "main", "--lanes", "{dir}/ci/lanes.yaml", "--list"], 2, "suite determinism differs from the embedded one")
-        .file("ci/lanes.yaml", std::fs::read(fixture("ci/lanes.yaml")).expect("lanes"))
-        .file("suites/contract.yaml", std::fs::read(fixture("suites/contract.yaml")).expect("suite"))
-        .file("suites/parity.yaml", std::fs::read(fixture("suites/parity.yaml")).expect("suite"))
-        .file("suites/supply_chain.yaml", std::fs::read(fixture("suites/supply_chain.yaml")).expect("suite"))
-        .file("suites/determinism.yaml", suite_with("determinism", 14, "      runs: 3", "      runs: 4"));
+        .repository_lanes(suite_with("determinism", 14, "      runs: 3", "      runs: 4"));
     a_custom_main_as_strict_as_the_embedded_one_is_accepted => Row::new(
         &["--lane", "main", "--lanes", "{dir}/ci/lanes.yaml", "--list"], 0, "contract::envelope::theory/reference@0.1.0::local::ws: test")
-        .file("ci/lanes.yaml", std::fs::read(fixture("ci/lanes.yaml")).expect("lanes"))
-        .file("suites/contract.yaml", std::fs::read(fixture("suites/contract.yaml")).expect("suite"))
-        .file("suites/parity.yaml", std::fs::read(fixture("suites/parity.yaml")).expect("suite"))
-        .file("suites/supply_chain.yaml", std::fs::read(fixture("suites/supply_chain.yaml")).expect("suite"))
-        .file("suites/determinism.yaml", std::fs::read(fixture("suites/determinism.yaml")).expect("suite"));
+        .repository_lanes(std::fs::read_to_string(fixture("suites/determinism.yaml")).expect("suite"));
     known_list_bad_expiry_is_placed_at_its_value => Row::new(
         &["--lane", "dev", "--registry", "{dir}/registry.yaml", "--known-failures", "{dir}/known.yaml", "--list"], 2, "{dir}/known.yaml:5:14")
         .file("registry.yaml", registry(""))
@@ -388,22 +379,18 @@ fn a_yaml_error_names_its_position_once() {
     assert!(!run.stderr.contains(" at line "), "{}", run.stderr);
 }
 
+/// A 10 kB execution id is refused, naming the flag, and not echoed.
 #[test]
 fn a_long_execution_id_is_not_echoed_in_full() {
     let (run, _dir) = Row::new(
-        &[
-            "run",
-            "--ref",
-            "theory/reference@0.1.0",
-            "--inputs-json",
-            "{}",
+        run_args!(
             "--adapter",
             "url",
             "--url",
             NOWHERE,
             "--execution-id",
-            LONG_ID,
-        ],
+            LONG_ID
+        ),
         2,
         "--execution-id",
     )
@@ -501,5 +488,4 @@ fn run_help_states_the_exit_codes() {
         assert!(help.contains(&format!("{line} ")), "{help}");
     }
     assert!(help.contains("3 for an infrastructure"), "{help}");
-    let _ = RUN;
 }
