@@ -139,6 +139,7 @@ fn main() {
     let info = RunInfo {
         lane: "bench".to_owned(),
         seed: 0,
+        ..RunInfo::default()
     };
     println!(
         "{:<6} {:<7} {:>11} {:>11}   (us per exchange, {EXCHANGES} exchanges)",
@@ -239,7 +240,7 @@ fn main() {
             let mut disk = Vec::new();
             for _ in 0..EXCHANGES {
                 let started = Instant::now();
-                std::hint::black_box(theory_conform::artifacts::check(&doc, &planned.prefix));
+                std::hint::black_box(theory_conform::artifacts::check(&doc, &planned.prefix, &[]));
                 std::fs::write(planned.prefix.join("bench-envelope.json"), &last.canonical)
                     .expect("persist");
                 disk.push(started.elapsed());

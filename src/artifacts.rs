@@ -1,8 +1,8 @@
 //! The envelope rules that need the write prefix on disk (scope
 //! [`Scope::Disk`](theory_contract::Scope)): every listed output and the
 //! index exist as regular files, their real paths (symlinks resolved) stay
-//! under the prefix, and the index file holds exactly the envelope's
-//! outputs in canonical JSON.
+//! under the prefix, the index file holds exactly the envelope's outputs
+//! in canonical JSON, and no output holds a declared secret's value.
 //!
 //! **Invariant:** reads only below the prefix and never writes.
 
@@ -14,11 +14,14 @@ use theory_contract::{Rule, Violation, WritePrefix};
 
 /// The largest index file read; a bigger one is reported, not loaded.
 const MAX_INDEX: u64 = 16 * 1024 * 1024;
+/// How much of each output is searched for secret values.
+const MAX_SEARCHED: u64 = 64 * 1024 * 1024;
 
 /// Checks the disk rules for `doc` (any JSON; non-conforming parts are left
-/// to [`theory_contract::check_envelope`]). Returns nothing when the prefix
-/// does not exist on this machine: the rules are then undecidable here.
-pub fn check(doc: &Json, prefix: &WritePrefix) -> Vec<Violation> {
+/// to [`theory_contract::check_envelope`]); every output is searched for
+/// `secret_values`. Returns nothing when the prefix does not exist on this
+/// machine: the rules are then undecidable here.
+pub fn check(doc: &Json, prefix: &WritePrefix, secret_values: &[String]) -> Vec<Violation> {
     let Ok(real_prefix) = std::fs::canonicalize(prefix.as_str()) else {
         return Vec::new();
     };
@@ -27,13 +30,20 @@ pub fn check(doc: &Json, prefix: &WritePrefix) -> Vec<Violation> {
         for (i, item) in items.iter().enumerate() {
             if let Some(Json::String(path)) = item.get("path") {
                 let at = format!("/outputs/{i}/path");
-                check_file(
+                let regular = check_file(
                     path,
                     &real_prefix,
                     &at,
                     [Rule::OutputsMissingFile, Rule::OutputsEscapesPrefix],
                     &mut out,
                 );
+                if regular && holds_secret(path, secret_values) {
+                    out.push(Violation::new(
+                        Rule::OutputsSecretValue,
+                        at,
+                        format!("{path:?} holds the value of a declared secret (not shown)"),
+                    ));
+                }
             }
         }
     }
@@ -106,6 +116,28 @@ fn check_file(
             false
         }
     }
+}
+
+/// Whether the file's first [`MAX_SEARCHED`] bytes hold a secret value.
+fn holds_secret(path: &str, secret_values: &[String]) -> bool {
+    let secrets: Vec<&[u8]> = secret_values
+        .iter()
+        .filter(|s| s.len() >= theory_contract::SECRET_MIN)
+        .map(String::as_bytes)
+        .collect();
+    if secrets.is_empty() {
+        return false;
+    }
+    let mut bytes = Vec::new();
+    if std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SEARCHED).read_to_end(&mut bytes))
+        .is_err()
+    {
+        return false;
+    }
+    secrets
+        .iter()
+        .any(|secret| bytes.windows(secret.len()).any(|w| w == *secret))
 }
 
 fn check_index(path: &str, outputs: Option<&Json>, out: &mut Vec<Violation>) {

@@ -51,6 +51,9 @@ pub struct LaneArgs {
     /// Write a JSON summary.
     #[arg(long = "json", value_name = "FILE")]
     json_report: Option<PathBuf>,
+    /// Write one canonical JSON certificate per processor into DIR (`<processor slug>.json`).
+    #[arg(long, value_name = "DIR")]
+    certificate: Option<PathBuf>,
     /// The seed of the random execution ids and prefixes (printed as `seed: N`).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
@@ -270,6 +273,11 @@ enum EnvelopeCommand {
         /// (repeatable).
         #[arg(long = "host-value", value_name = "VALUE")]
         host_values: Vec<String>,
+        /// The name of an environment variable holding a secret whose value
+        /// must not appear in the envelope or its outputs (repeatable; the
+        /// value is read from the environment, never from the command line).
+        #[arg(long = "secret-env", value_name = "NAME")]
+        secret_envs: Vec<String>,
         /// The envelope; `-` or nothing reads stdin.
         file: Option<PathBuf>,
     },
@@ -298,12 +306,14 @@ impl Cli {
                 prefix,
                 execution_id,
                 host_values,
+                secret_envs,
                 file,
             }) => check_command(
                 &Source::from_arg(file),
                 prefix.as_deref(),
                 execution_id.as_deref(),
                 &host_values,
+                &secret_envs,
             ),
         }
     }
@@ -364,6 +374,7 @@ fn lane_command(args: LaneArgs) -> Exit {
         lanes: args.lanes,
         junit: args.junit,
         json: args.json_report,
+        certificate: args.certificate,
         seed: args.seed,
         golden_dir: args.golden_dir,
         work_dir: args.work_dir,
@@ -442,7 +453,21 @@ fn check_command(
     prefix: Option<&str>,
     execution_id: Option<&str>,
     host_values: &[String],
+    secret_envs: &[String],
 ) -> Exit {
+    let env = crate::environment::Environment::process();
+    let mut secret_values = Vec::new();
+    for name in secret_envs {
+        match env.secret(name) {
+            Some(value) => secret_values.push(value.to_owned()),
+            None => {
+                let message =
+                    format!("--secret-env {name}: the variable is not set in the environment");
+                tracing::error!(event = "error.usage", message = %message);
+                return Exit::Usage;
+            }
+        }
+    }
     let prefix = match prefix.map(WritePrefix::parse).transpose() {
         Ok(prefix) => prefix,
         Err(e) => return usage_error(&e),
@@ -455,10 +480,11 @@ fn check_command(
         execution_id,
         prefix: prefix.as_ref(),
         host_values,
+        secret_values: &secret_values,
     };
     let mut violations = check_envelope(&doc, &expect);
     if let Some(prefix) = &prefix {
-        violations.extend(crate::artifacts::check(&doc, prefix));
+        violations.extend(crate::artifacts::check(&doc, prefix, &secret_values));
     }
     Violation::sort(&mut violations);
     let mut report = String::new();

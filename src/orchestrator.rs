@@ -309,9 +309,10 @@ async fn judge(plan: &Plan, endpoint: &Endpoint, exchange: Exchange) -> Envelope
             execution_id: Some(&plan.execution_id),
             prefix: Some(&plan.prefix),
             host_values: &plan.host_values,
+            secret_values: &[],
         },
     );
-    violations.extend(crate::artifacts::check(&doc, &plan.prefix));
+    violations.extend(crate::artifacts::check(&doc, &plan.prefix, &[]));
     Violation::sort(&mut violations);
     if let Some(first) = violations.first() {
         for violation in &violations {

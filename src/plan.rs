@@ -230,10 +230,18 @@ pub fn build_target(inputs: &TargetInputs<'_>) -> Result<Target, String> {
                 .image
                 .as_ref()
                 .ok_or_else(|| format!("{processor} has no `image` for the local target"))?;
+            // The container gets its declared secrets (those set; a missing
+            // one is ERR_MISSING_SECRET before anything starts).
+            let mut container_env = entry.env.clone();
+            for name in &entry.secrets {
+                if let Some(value) = env.secret(name) {
+                    container_env.insert(name.clone(), value.to_owned());
+                }
+            }
             Target::Local(LocalSpec {
                 image: image.to_string(),
                 port: entry.port,
-                env: entry.env.clone(),
+                env: container_env,
                 platform: None,
                 mount: Some(mount.clone()),
                 image_digest: image.digest().cloned(),

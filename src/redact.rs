@@ -17,9 +17,10 @@ pub const MASK: &str = "[redacted]";
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Registers a secret value: from now on it never appears in output.
-/// Values shorter than 4 bytes are ignored (they would mask ordinary text).
+/// Values shorter than [`theory_contract::SECRET_MIN`] bytes are ignored
+/// (they would mask ordinary text).
 pub fn register(secret: &str) {
-    if secret.len() >= 4 {
+    if secret.len() >= theory_contract::SECRET_MIN {
         let mut secrets = SECRETS.lock().unwrap_or_else(PoisonError::into_inner);
         if !secrets.iter().any(|s| s == secret) {
             secrets.push(secret.to_owned());
@@ -27,6 +28,15 @@ pub fn register(secret: &str) {
             secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         }
     }
+}
+
+/// Every registered secret value, longest first: what no envelope or
+/// artifact of a processor may hold (the conformance checks search for them).
+pub fn registered() -> Vec<String> {
+    SECRETS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
 }
 
 /// `text` with every registered secret, credential header value and signed

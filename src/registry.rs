@@ -39,6 +39,8 @@ pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_MAX_CONCURRENCY: usize = 4;
 /// The transports every processor serves (CONTRACT.md §6); SSE is optional.
 pub const DEFAULT_TRANSPORTS: [Transport; 2] = [Transport::Ws, Transport::Http];
+/// The paths a local container may change outside its prefix by default.
+pub const DEFAULT_SCRATCH: [&str; 1] = ["/tmp"];
 
 /// A processor's name: `ns/name@version`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -126,6 +128,9 @@ pub struct Entry {
     pub transports: Vec<Transport>,
     /// The inputs it accepts and rejects.
     pub fixtures: Fixtures,
+    /// Absolute paths a local container may change outside the prefix's
+    /// mount (`docker diff`), each with everything below it. Default `[/tmp]`.
+    pub scratch: Vec<String>,
 }
 
 /// A processor's inputs, from `<fixtures>/{valid,invalid,crash}/*.json`.
@@ -321,15 +326,14 @@ fn resolve_entry(raw: DocumentEntry, base: &Path, policy: TagPolicy) -> Result<E
                     transports.push(transport);
                 }
             }
-            for required in DEFAULT_TRANSPORTS {
-                if !transports.contains(&required) {
-                    return Err((
-                        vec!["transports:".to_owned()],
-                        format!(
-                            "transports: {required} is required by the contract (only sse is optional)"
-                        ),
-                    ));
-                }
+            // The contract requires ws and http (§6); a lane that certifies
+            // asks for them as evidence (`certification::evidence`), so an
+            // entry in progress still runs what it serves in `dev`.
+            if transports.is_empty() {
+                return Err((
+                    vec!["transports:".to_owned()],
+                    "transports: list at least one of ws, http, sse".to_owned(),
+                ));
             }
             transports.sort_by_key(|t| Transport::ALL.iter().position(|a| a == t));
             transports
@@ -348,6 +352,22 @@ fn resolve_entry(raw: DocumentEntry, base: &Path, policy: TagPolicy) -> Result<E
             })
         })
         .transpose()?;
+    let scratch = match &raw.scratch {
+        None => DEFAULT_SCRATCH.iter().map(|p| (*p).to_owned()).collect(),
+        Some(paths) => {
+            for path in paths {
+                if !theory_contract::is_normal_path(path) {
+                    return Err((
+                        at_value("scratch", path),
+                        format!(
+                            "scratch: {path:?} is not an absolute, normal path below `/` (no `.`, `..`, empty segment or trailing `/`)"
+                        ),
+                    ));
+                }
+            }
+            paths.clone()
+        }
+    };
     let max_concurrency = raw.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
     if max_concurrency == 0 {
         return Err((
@@ -382,6 +402,7 @@ fn resolve_entry(raw: DocumentEntry, base: &Path, policy: TagPolicy) -> Result<E
         max_concurrency,
         transports,
         fixtures,
+        scratch,
     })
 }
 

@@ -304,7 +304,7 @@ corpus! {
     canon_exponent_notation_beyond_2_53_is_rounded => Row::new(&["canon", "{dir}/n.json"], 0, "[9007199254740992]")
         .file("n.json", "[90071992547409930e-1]");
     suite_unknown_placeholder_is_placed_on_its_line => Row::new(
-        &["--lane", "x", "--lanes", "{dir}/lanes.yaml", "--registry", "{dir}/registry.yaml", "--list"], 2, "{dir}/suites/contract.yaml:44:18")
+        &["--lane", "x", "--lanes", "{dir}/lanes.yaml", "--registry", "{dir}/registry.yaml", "--list"], 2, "{dir}/suites/contract.yaml:50:18")
         .file("lanes.yaml", lanes("[contract]").replace("{root}/suites", "{dir}/suites"))
         .file("registry.yaml", registry(""))
         .file("suites/contract.yaml", suite_with_bad_placeholder());
@@ -341,7 +341,7 @@ const LONG_ID: &str = concat!(
 fn suite_with_bad_placeholder() -> String {
     suite_with(
         "contract",
-        44,
+        50,
         "          body: \"{request}\"",
         "          body: \"{requets}\"",
     )

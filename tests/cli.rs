@@ -123,6 +123,7 @@ proptest! {
 
 const CORPUS_ID: &str = "exec-1";
 const CORPUS_PREFIX: &str = "/tmp/theory-corpus/exec-1/";
+const CORPUS_SECRET: &str = "corpus-secret-9d2c";
 
 fn check_corpus_file(path: &Path) -> Run {
     let name = path
@@ -137,20 +138,37 @@ fn check_corpus_file(path: &Path) -> Run {
         CORPUS_PREFIX,
         "--host-value",
         "corpus-host-7f3a",
-    ]);
+        "--secret-env",
+        "CORPUS_TOKEN",
+    ])
+    .env("CORPUS_TOKEN", CORPUS_SECRET);
     if !name.contains(".no-id.") {
-        cli = Cli::new([
-            "envelope",
-            "check",
-            "--prefix",
-            CORPUS_PREFIX,
-            "--host-value",
-            "corpus-host-7f3a",
-            "--execution-id",
-            CORPUS_ID,
-        ]);
+        cli = cli.arg("--execution-id").arg(CORPUS_ID);
     }
     cli.arg(path).run()
+}
+
+#[test]
+fn envelope_check_refuses_a_secret_env_that_is_not_set() {
+    let path = fixture("fixtures/contract/envelopes/invalid/envelope.secret_value.json");
+    let run = Cli::new(["envelope", "check", "--secret-env", "THEORY_UNSET_TOKEN_X"])
+        .arg(&path)
+        .run();
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("THEORY_UNSET_TOKEN_X"),
+        "{}",
+        run.stderr
+    );
+    // Set, its value is found, and never printed.
+    let run = Cli::new(["envelope", "check", "--secret-env", "SOME_TOKEN"])
+        .env("SOME_TOKEN", CORPUS_SECRET)
+        .arg(&path)
+        .run();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout_text().starts_with("envelope.secret_value\t"));
+    assert!(!run.stdout_text().contains(CORPUS_SECRET));
+    assert!(!run.stderr.contains(CORPUS_SECRET));
 }
 
 #[test]

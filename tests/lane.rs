@@ -124,7 +124,8 @@ fn list_prints_every_trial_without_starting_a_container_or_connecting() {
         "parity::negative_endpoint::theory/reference@0.1.0::url::ws",
         "parity::negative_image::theory/reference@0.1.0::local::http",
         "determinism::random_ids::theory/reference@0.1.0::local::sse",
-        "supply_chain::tag_refused::theory/reference@0.1.0::local::none",
+        "supply_chain::digest::theory/reference@0.1.0::url::ws",
+        "certification::evidence::theory/reference@0.1.0",
     ] {
         assert!(names.iter().any(|n| n == name), "{name} not listed");
     }
@@ -142,11 +143,42 @@ fn the_reference_processor_passes_every_trial_of_every_lane() {
         return;
     }
     let remote = remote(None);
-    for name in ["dev", "pr", "staging", "main"] {
+    let mut staging_certificate = Vec::new();
+    for name in ["dev", "pr", "staging", "main", "staging"] {
         let dir = tempfile::tempdir().expect("tempdir");
         let registry = registry(dir.path(), true, Some(&remote));
-        let run = lane(name, &registry, dir.path()).run();
+        let run = lane(name, &registry, dir.path())
+            .arg("--seed")
+            .arg("11")
+            .arg("--certificate")
+            .arg(dir.path().join("cert"))
+            .run();
         assert_eq!(run.code, 0, "lane {name}: {}", explain(&run));
+        let bytes = std::fs::read(dir.path().join("cert/theory-reference-0.1.0.json"))
+            .expect("certificate");
+        let certificate: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+        assert_eq!(
+            certificate["verdict"], "certified",
+            "lane {name}: {certificate}"
+        );
+        assert_eq!(certificate["not_run"], 0, "lane {name}");
+        // The engine ran the pinned image.
+        assert_eq!(
+            certificate["image"]["engine_digest"],
+            digest_of(&reference_image()),
+            "lane {name}"
+        );
+        if name == "staging" {
+            // The same inputs and seed: the same bytes.
+            if staging_certificate.is_empty() {
+                staging_certificate = bytes;
+            } else {
+                assert_eq!(
+                    String::from_utf8_lossy(&staging_certificate),
+                    String::from_utf8_lossy(&bytes)
+                );
+            }
+        }
         assert!(run.stdout_text().starts_with("seed: "));
         let summary = summary(dir.path());
         let (tests, failures, errors, skipped) = junit_counts(dir.path());
@@ -251,6 +283,105 @@ fn a_faulty_processor_fails_its_named_trial_naming_the_rule() {
     );
     let (_, failures, errors, _) = junit_counts(dir.path());
     assert_eq!((failures, errors), (failed.len(), 0));
+}
+
+#[test]
+fn the_sequence_rules_hold_on_the_error_paths_too() {
+    // A processor that answers valid runs right, and sends its result twice
+    // when a run ends in an error: the sequence trials name the error paths.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let remote = remote(Some("error-result-twice"));
+    let registry = registry(dir.path(), false, Some(&remote));
+    let run = lane("staging", &registry, dir.path())
+        .arg("_sequence::")
+        .run();
+    assert_eq!(run.code, 1, "{}", explain(&run));
+    let summary = summary(dir.path());
+    let failed = trials_with(&summary, "fail");
+    let expected: std::collections::BTreeSet<String> = [
+        format!("contract::ws_sequence::{NAME}::url::ws"),
+        format!("contract::sse_sequence::{NAME}::url::sse"),
+    ]
+    .into();
+    assert_eq!(failed, expected);
+    for name in &expected {
+        let message = summary["trials"]
+            .as_array()
+            .expect("trials")
+            .iter()
+            .find(|t| t["name"] == name.as_str())
+            .and_then(|t| t["message"].as_str())
+            .expect("message");
+        // An invalid and the crash fixture, never a valid one.
+        assert!(message.contains("unknown-param: "), "{message}");
+        assert!(message.contains("panic: "), "{message}");
+        assert!(!message.contains("basic: "), "{message}");
+    }
+}
+
+/// The pinned image with `KEY=value` in its environment, on the pr lane's
+/// `contract::container_writes` trials.
+fn container_writes(key: &str, value: &str, dir: &Path) -> (Run, serde_json::Value) {
+    let entry = registry::reference_remote()
+        .pinned_image(&reference_image())
+        .env(key, value);
+    let path = registry::write_entry(dir, entry);
+    let run = lane("pr", &path, dir)
+        .arg("contract::container_writes")
+        .run();
+    let summary = summary(dir);
+    (run, summary)
+}
+
+#[test]
+fn a_container_that_writes_outside_its_prefix_and_scratch_fails_container_writes() {
+    if !docker_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (run, summary) = container_writes("THEORY_FAULT", "write-outside-prefix", dir.path());
+    assert_eq!(run.code, 1, "{}", explain(&run));
+    let failed = trials_with(&summary, "fail");
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    for trial in summary["trials"].as_array().expect("trials") {
+        let message = trial["message"].as_str().expect("message");
+        assert!(message.contains("A /var/theory-leak"), "{message}");
+        assert!(
+            !message.contains("A /tmp") && !message.contains("C /tmp"),
+            "the scratch path is allowed: {message}"
+        );
+    }
+}
+
+#[test]
+fn a_container_that_writes_in_its_scratch_path_passes_container_writes() {
+    if !docker_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (run, summary) = container_writes("THEORY_VARIATION", "scratch-writes", dir.path());
+    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(trials_with(&summary, "pass").len(), 3, "{summary}");
+    // With no scratch path, the same writes are outside.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let entry = registry::reference_remote()
+        .pinned_image(&reference_image())
+        .env("THEORY_VARIATION", "scratch-writes")
+        .scratch(&["/var/cache/none"]);
+    let path = registry::write_entry(dir.path(), entry);
+    let run = lane("pr", &path, dir.path())
+        .arg("contract::container_writes::theory/reference@0.1.0::local::http")
+        .run();
+    assert_eq!(run.code, 1, "{}", explain(&run));
+    let message = summary_message(dir.path());
+    assert!(message.contains("A /tmp/theory-scratch"), "{message}");
+}
+
+fn summary_message(dir: &Path) -> String {
+    summary(dir)["trials"][0]["message"]
+        .as_str()
+        .expect("message")
+        .to_owned()
 }
 
 #[test]

@@ -403,10 +403,3 @@ def test_supply_chain__digest(proc: Processor, ids: Ids, t: str) -> None:
     # ERR_REGISTRY_MISMATCH, unless a breach was found first (another case's
     # finding): what must never happen is a success against another digest.
     assert doc["status"] == "error", f"with a different expected digest ({other}) the run succeeded"
-
-
-def test_supply_chain__tag_refused(entry) -> None:
-    image = entry.image
-    assert entry.digest is not None and bc.DIGEST_RE.fullmatch(entry.digest), (
-        f"image {image} is pinned by tag; pin it by digest (repo@sha256:<hex>, CONTRACT.md §8)"
-    )

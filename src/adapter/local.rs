@@ -61,6 +61,34 @@ impl ContainerGuard {
         &self.id
     }
 
+    /// The paths the container changed in its own file system since it
+    /// started (`docker diff`), as `A /path`, `C /path` or `D /path`,
+    /// sorted. Bind mounts are not part of it.
+    pub(crate) async fn changes(&self) -> Result<Vec<String>, AdapterError> {
+        let failed = |detail: String| AdapterError::Engine {
+            host: engine_host(),
+            detail,
+        };
+        let changes = tokio::time::timeout(ENGINE_STEP, self.docker.container_changes(&self.id))
+            .await
+            .map_err(|_| failed("docker diff did not answer within the budget".to_owned()))?
+            .map_err(|e| failed(net::chain(&e)))?;
+        let mut out: Vec<String> = changes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|change| {
+                let kind = match change.kind {
+                    bollard::models::ChangeType::_0 => 'C',
+                    bollard::models::ChangeType::_1 => 'A',
+                    bollard::models::ChangeType::_2 => 'D',
+                };
+                format!("{kind} {}", change.path)
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
     /// The last [`STDERR_TAIL_MAX`] bytes of stderr, redacted, cut on a UTF-8 boundary.
     pub(crate) async fn stderr_tail(&self) -> Option<String> {
         let options = LogsOptionsBuilder::new()

@@ -46,6 +46,14 @@ pub use local::{
 pub use target::{DEFAULT_PORT, Endpoint, LocalSpec, ModalSpec, Target, UrlSpec, resolve};
 pub use ws::{CLOSE_GRACE, WsMessage, ws_raw};
 
+/// What a local container changed in its own file system since it started
+/// (`docker diff`: `A /path`, `C /path`, `D /path`, sorted); `None` for an
+/// endpoint that is not a container the harness started.
+pub async fn container_changes(endpoint: &Endpoint) -> Option<Result<Vec<String>, AdapterError>> {
+    let container = endpoint.container.as_ref()?;
+    Some(container.changes().await)
+}
+
 /// The normal exchange: one request, one answer, over `transport`, within
 /// `budget`. `outcome` is `Ok` only when exactly one envelope arrived by
 /// the book; the exchange carries everything seen either way.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::suite::{ConfigError, Suite, Via};
+use super::suite::{ConfigError, FixtureKind, Suite, Via};
 use crate::registry::TagPolicy;
 use crate::vocab::TargetKind;
 
@@ -52,6 +52,21 @@ pub struct Lane {
     pub require_expected_oci: bool,
     /// Whether a known-failures list may be given (issue 9).
     pub allow_known_failures: bool,
+    /// What a certification by this lane must have seen (none: lenient).
+    pub evidence: Option<Evidence>,
+}
+
+/// What a lane's certification must have seen of each processor; what is
+/// missing fails its `certification::evidence::<processor>` trial.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// At least one fixture of each of these kinds.
+    pub fixtures: Vec<FixtureKind>,
+    /// Transports every case must be planned on (each a lane transport).
+    pub transports: Vec<Via>,
+    /// Targets every case must be planned on (each a lane target).
+    pub targets: Vec<TargetKind>,
 }
 
 impl Lane {
@@ -86,6 +101,46 @@ impl Lane {
         if !reference.allow_known_failures && self.allow_known_failures {
             out.push("allow_known_failures: true".to_owned());
         }
+        if let Some(wanted) = &reference.evidence {
+            match &self.evidence {
+                None => out.push("evidence is missing".to_owned()),
+                Some(own) => {
+                    let lacks = |what: &str, names: Vec<&str>| {
+                        names
+                            .into_iter()
+                            .map(|n| format!("evidence.{what} lacks {n}"))
+                            .collect::<Vec<_>>()
+                    };
+                    out.extend(lacks(
+                        "fixtures",
+                        wanted
+                            .fixtures
+                            .iter()
+                            .filter(|k| !own.fixtures.contains(k))
+                            .map(|k| k.as_str())
+                            .collect(),
+                    ));
+                    out.extend(lacks(
+                        "transports",
+                        wanted
+                            .transports
+                            .iter()
+                            .filter(|v| !own.transports.contains(v))
+                            .map(|v| v.as_str())
+                            .collect(),
+                    ));
+                    out.extend(lacks(
+                        "targets",
+                        wanted
+                            .targets
+                            .iter()
+                            .filter(|t| !own.targets.contains(t))
+                            .map(|t| t.as_str())
+                            .collect(),
+                    ));
+                }
+            }
+        }
         out
     }
 }
@@ -95,6 +150,8 @@ impl Lane {
 pub struct Lanes {
     /// Where it came from.
     pub origin: String,
+    /// The SHA-256 of its text (`sha256:<hex>`), for certificates.
+    pub digest: String,
     /// The lanes by name.
     pub lanes: BTreeMap<String, Lane>,
     /// Every suite a lane names, by name.
@@ -126,6 +183,8 @@ struct RawLane {
     tags: RawTags,
     require_expected_oci: bool,
     allow_known_failures: bool,
+    #[serde(default)]
+    evidence: Option<Evidence>,
 }
 
 /// Where suite texts come from.
@@ -221,6 +280,40 @@ impl Lanes {
             let mut transports = lane.transports;
             transports.sort();
             transports.dedup();
+            let evidence = match lane.evidence {
+                None => None,
+                Some(mut evidence) => {
+                    for via in &evidence.transports {
+                        if !transports.contains(via) {
+                            return Err(at(
+                                "evidence",
+                                format!(
+                                    "evidence.transports: {} is not a transport of the lane",
+                                    via.as_str()
+                                ),
+                            ));
+                        }
+                    }
+                    for target in &evidence.targets {
+                        if !targets.contains(target) {
+                            return Err(at(
+                                "evidence",
+                                format!(
+                                    "evidence.targets: {} is not a target of the lane",
+                                    target.as_str()
+                                ),
+                            ));
+                        }
+                    }
+                    evidence.fixtures.sort();
+                    evidence.fixtures.dedup();
+                    evidence.transports.sort();
+                    evidence.transports.dedup();
+                    evidence.targets.sort();
+                    evidence.targets.dedup();
+                    Some(evidence)
+                }
+            };
             lanes.insert(
                 name.clone(),
                 Lane {
@@ -235,11 +328,13 @@ impl Lanes {
                     },
                     require_expected_oci: lane.require_expected_oci,
                     allow_known_failures: lane.allow_known_failures,
+                    evidence,
                 },
             );
         }
         Ok(Self {
             origin: origin.to_owned(),
+            digest: super::certificate::sha256(text.as_bytes()),
             lanes,
             suites,
         })
@@ -341,5 +436,62 @@ mod tests {
         let text = "version: 1\nsuites_dir: x\nlanes:\n  dev:\n    description: d\n    suites: [contract]\n    targets: [local]\n    transports: [ws]\n    tags: allow\n    require_expected_oci: false\n    allow_known_failures: true\n    colour: red\n";
         let e = Lanes::parse(text, "l.yaml", &SuiteSource::Embedded).unwrap_err();
         assert!(e.to_string().starts_with("l.yaml:12:5: "), "{e}");
+    }
+
+    const ONE_LANE: &str = "version: 1\nsuites_dir: x\nlanes:\n  staging:\n    description: d\n    suites: [contract]\n    targets: [local]\n    transports: [ws, http]\n    tags: require_digest\n    require_expected_oci: false\n    allow_known_failures: true\n";
+
+    #[test]
+    fn evidence_names_only_the_lanes_own_transports_and_targets() {
+        let good = format!(
+            "{ONE_LANE}    evidence:\n      fixtures: [crash, valid, valid]\n      transports: [http]\n      targets: [local]\n"
+        );
+        let lanes = Lanes::parse(&good, "l.yaml", &SuiteSource::Embedded).unwrap();
+        let evidence = lanes.get("staging").unwrap().evidence.clone().unwrap();
+        assert_eq!(evidence.fixtures, [FixtureKind::Valid, FixtureKind::Crash]);
+        let sse = good.replace("transports: [http]", "transports: [sse]");
+        let e = Lanes::parse(&sse, "l.yaml", &SuiteSource::Embedded).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("evidence.transports: sse is not a transport of the lane"),
+            "{e}"
+        );
+        let url = good.replace("targets: [local]\n", "targets: [url]\n");
+        let url = url.replacen("targets: [url]", "targets: [local]", 1);
+        let e = Lanes::parse(&url, "l.yaml", &SuiteSource::Embedded).unwrap_err();
+        assert!(e.to_string().starts_with("l.yaml:12:5: "), "{e}");
+        assert!(e.to_string().contains("url is not a target"), "{e}");
+        let unknown = good.replace("fixtures: [", "colour: red\n      fixtures: [");
+        assert!(Lanes::parse(&unknown, "l.yaml", &SuiteSource::Embedded).is_err());
+    }
+
+    #[test]
+    fn a_lane_that_asks_less_evidence_is_weaker() {
+        let lanes = Lanes::embedded().unwrap();
+        let main = lanes.get("main").unwrap();
+        assert!(main.weakenings(main).is_empty());
+        let mut lenient = main.clone();
+        lenient.evidence = None;
+        assert_eq!(lenient.weakenings(main), ["evidence is missing"]);
+        let mut no_crash = main.clone();
+        if let Some(evidence) = &mut no_crash.evidence {
+            evidence.fixtures.retain(|k| *k != FixtureKind::Crash);
+            evidence.targets.retain(|t| *t != TargetKind::Url);
+        }
+        assert_eq!(
+            no_crash.weakenings(main),
+            [
+                "evidence.fixtures lacks crash",
+                "evidence.targets lacks url"
+            ]
+        );
+        // The embedded lanes: staging and main ask for it, dev and pr do not.
+        for (name, asks) in [
+            ("dev", false),
+            ("pr", false),
+            ("staging", true),
+            ("main", true),
+        ] {
+            assert_eq!(lanes.get(name).unwrap().evidence.is_some(), asks, "{name}");
+        }
     }
 }

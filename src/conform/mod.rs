@@ -6,6 +6,8 @@
 //! - `suite` — suite files -> typed suites (the closed set of checks).
 //! - `lanes` — `ci/lanes.yaml` -> lanes, with their suites.
 //! - `plan` — suites x registry x lane -> named trials (or skip reasons).
+//! - `certificate` — what a lane must have seen of each processor
+//!   (`certification::evidence`), and the certificate it writes.
 //! - `seed` — the run's seed and each trial's ids and prefixes.
 //! - `check` — one function per check kind -> [`verdict::Verdict`].
 //! - `golden` — golden files: rendering, comparison, review.
@@ -19,6 +21,7 @@
 //!
 //! **Invariant:** this module only wires; see each module's invariant.
 
+pub mod certificate;
 pub mod check;
 pub mod golden;
 pub mod known;

@@ -22,7 +22,7 @@ use super::suite::{Case, Check, FixtureKind, Via};
 use super::trial_id::TrialId;
 use crate::adapter::Target;
 use crate::plan::{Environment, TargetInputs, build_target};
-use crate::registry::{Entry, ProcessorRef, Registry};
+use crate::registry::{Entry, Fixture, ProcessorRef, Registry};
 use crate::vocab::TargetKind;
 
 /// One input document of a processor.
@@ -111,6 +111,9 @@ pub struct LanePlan {
     pub processors: BTreeMap<ProcessorRef, ProcessorPlan>,
     /// Goldens of the lane's processors that no applicable trial uses.
     pub unused_goldens: Vec<PathBuf>,
+    /// What each processor's certification lacks (every processor, when
+    /// the lane asks for evidence; none when it does not).
+    pub evidence: BTreeMap<ProcessorRef, Vec<String>>,
 }
 
 /// What [`plan`] needs.
@@ -162,7 +165,7 @@ pub fn item_labels(case: &Case) -> Vec<Option<String>> {
         | Check::NegativeImage
         | Check::Determinism(_)
         | Check::Digest
-        | Check::ImagePinned => Vec::new(),
+        | Check::ContainerWrites => Vec::new(),
     };
     if labels.len() <= 1 {
         vec![None]
@@ -284,11 +287,25 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<LanePlan, String> {
         super::golden::read_snapshot(golden)?;
     }
     let unused_goldens = goldens.into_iter().filter(|g| !used.contains(g)).collect();
-    Ok(LanePlan {
+    let mut plan = LanePlan {
         trials,
         processors,
         unused_goldens,
-    })
+        evidence: BTreeMap::new(),
+    };
+    if let Some(evidence) = &lane.evidence {
+        plan.evidence = plan
+            .processors
+            .keys()
+            .map(|name| {
+                (
+                    name.clone(),
+                    super::certificate::missing(evidence, &plan, name),
+                )
+            })
+            .collect();
+    }
+    Ok(plan)
 }
 
 /// Whether the entry offers a target; the skip reason when not.
@@ -404,7 +421,7 @@ fn work(
         | Check::SseSequence
         | Check::Health
         | Check::RunBudget
-        | Check::ImagePinned => {}
+        | Check::ContainerWrites => {}
     }
     if case.golden && vias.first() == Some(&via) {
         let fixtures: Vec<Option<&str>> = if inputs.is_empty() {
@@ -424,14 +441,19 @@ fn work(
     Ok(work)
 }
 
+/// The entry's fixtures of one kind.
+pub fn fixtures_of(entry: &Entry, kind: FixtureKind) -> &[Fixture] {
+    match kind {
+        FixtureKind::Valid => &entry.fixtures.valid,
+        FixtureKind::Invalid => &entry.fixtures.invalid,
+        FixtureKind::Crash => &entry.fixtures.crash,
+    }
+}
+
 fn load_inputs(entry: &Entry) -> Result<Vec<Arc<Input>>, String> {
     let mut out = Vec::new();
-    for (kind, list) in [
-        (FixtureKind::Valid, &entry.fixtures.valid),
-        (FixtureKind::Invalid, &entry.fixtures.invalid),
-        (FixtureKind::Crash, &entry.fixtures.crash),
-    ] {
-        for fixture in list {
+    for kind in [FixtureKind::Valid, FixtureKind::Invalid, FixtureKind::Crash] {
+        for fixture in fixtures_of(entry, kind) {
             let bytes = std::fs::read(&fixture.path)
                 .map_err(|e| format!("{}: cannot read: {e}", fixture.path.display()))?;
             theory_contract::canon::parse(&bytes)

@@ -72,6 +72,9 @@ pub struct DocumentEntry {
     /// `fixtures`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixtures: Option<PathBuf>,
+    /// `scratch`: paths a local container may write outside the prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scratch: Option<Vec<String>>,
 }
 
 /// The `modal` section of an entry.
@@ -199,6 +202,12 @@ impl DocumentEntry {
     /// `transports`.
     pub fn transports(mut self, transports: &[Transport]) -> Self {
         self.transports = Some(transports.iter().map(|t| t.as_str().to_owned()).collect());
+        self
+    }
+
+    /// `scratch`.
+    pub fn scratch(mut self, paths: &[&str]) -> Self {
+        self.scratch = Some(paths.iter().map(|p| (*p).to_owned()).collect());
         self
     }
 

@@ -96,12 +96,14 @@ rules! {
     IndexPathOutsidePrefix => "envelope.index_path.outside_prefix", Context, "`index_path` is under the expanded write prefix.";
     OutputsReserved => "envelope.outputs.reserved", Context, "No output path is in the prefix's reserved folder `.theory/`, where the orchestrator persists the envelope.";
     IndexPathReserved => "envelope.index_path.reserved", Context, "`index_path` is not in the prefix's reserved folder `.theory/`.";
+    SecretValue => "envelope.secret_value", Context, "No string of the envelope, `stderr_tail` and member names included, holds the value of a secret declared for the processor (CONTRACT.md §10).";
     VolatileHost => "envelope.volatile.host", Context, "No value outside `stderr_tail` names the host or container the processor runs on.";
     OutputsMissingFile => "envelope.outputs.missing_file", Disk, "Every output exists as a regular file when the run returns.";
     OutputsEscapesPrefix => "envelope.outputs.escapes_prefix", Disk, "Every output's real path (symlinks resolved) stays under the prefix.";
     IndexMissingFile => "envelope.index_path.missing_file", Disk, "The index file exists as a regular file.";
     IndexEscapesPrefix => "envelope.index_path.escapes_prefix", Disk, "The index file's real path stays under the prefix.";
     IndexNotCanonical => "envelope.index.not_canonical", Disk, "The index file is canonical JSON (RFC 8785).";
+    OutputsSecretValue => "envelope.outputs.secret_value", Disk, "No output file holds the value of a secret declared for the processor (CONTRACT.md §10).";
     IndexMismatch => "envelope.index.mismatch", Disk, "The index file holds exactly `{\"outputs\":[...]}` with the envelope's outputs.";
 }
 

@@ -25,6 +25,10 @@ pub struct Expect<'a> {
     /// Values that name the host or container (host names, container ids):
     /// none may appear in the envelope outside `stderr_tail`.
     pub host_values: &'a [String],
+    /// The values of the secrets declared for the processor: none may
+    /// appear anywhere in the envelope, `stderr_tail` and member names
+    /// included. The violation never quotes the value.
+    pub secret_values: &'a [String],
 }
 
 /// Checks an envelope and returns every violation, sorted as
@@ -128,6 +132,7 @@ fn check(doc: &Json, expect: &Expect<'_>, out: &mut Vec<Violation>) {
     }
     check_meta(get(members, "meta"), out);
     check_volatile(doc, "", expect, out);
+    check_secrets(doc, "", expect.secret_values, out);
 }
 
 fn check_success(members: &[(String, Json)], expect: &Expect<'_>, out: &mut Vec<Violation>) {
@@ -353,11 +358,14 @@ fn check_error(members: &[(String, Json)], out: &mut Vec<Violation>) {
                     format!("{} bytes, more than {MESSAGE_MAX}", message.len()),
                 ));
             }
-            if let Some(marker) = STACK_TRACE_MARKERS.iter().find(|m| message.contains(*m)) {
+            if let Some(signature) = crate::stack_trace::find(message) {
                 out.push(Violation::new(
                     Rule::ErrorMessageStackTrace,
                     "/error/message",
-                    format!("looks like a stack trace ({:?})", marker.trim()),
+                    format!(
+                        "looks like a {} stack trace (a line of the shape {:?})",
+                        signature.runtime, signature.pattern
+                    ),
                 ));
             }
         }
@@ -369,17 +377,6 @@ fn check_error(members: &[(String, Json)], out: &mut Vec<Violation>) {
         )),
     }
 }
-
-/// Text that only stack traces carry, across common runtimes.
-const STACK_TRACE_MARKERS: &[&str] = &[
-    "Traceback (most recent call last)",
-    "stack backtrace:",
-    "' panicked at ",
-    "\n    at ",
-    "\n\tat ",
-    "Exception in thread \"",
-    "goroutine 1 [",
-];
 
 fn check_meta(meta: Option<&Json>, out: &mut Vec<Violation>) {
     let fields = match meta {
@@ -483,6 +480,46 @@ fn check_meta(meta: Option<&Json>, out: &mut Vec<Violation>) {
             "a string",
             other,
         )),
+    }
+}
+
+/// The shortest secret value searched for: a shorter one would match
+/// ordinary text (the same floor as log redaction).
+pub const SECRET_MIN: usize = 4;
+
+/// Scans every string of the envelope, member names included, for a
+/// secret's value.
+fn check_secrets(value: &Json, at: &str, secrets: &[String], out: &mut Vec<Violation>) {
+    let leaks = |text: &str| {
+        secrets
+            .iter()
+            .any(|s| s.len() >= SECRET_MIN && text.contains(s.as_str()))
+    };
+    match value {
+        Json::Object(members) => {
+            for (key, v) in members {
+                let child = format!("{at}/{}", pointer_token(key));
+                if leaks(key) {
+                    out.push(Violation::new(
+                        Rule::SecretValue,
+                        child.clone(),
+                        "a member name holds the value of a declared secret (not shown)",
+                    ));
+                }
+                check_secrets(v, &child, secrets, out);
+            }
+        }
+        Json::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                check_secrets(v, &format!("{at}/{i}"), secrets, out);
+            }
+        }
+        Json::String(text) if leaks(text) => out.push(Violation::new(
+            Rule::SecretValue,
+            at,
+            "holds the value of a declared secret (not shown)",
+        )),
+        Json::String(_) | Json::Null | Json::Bool(_) | Json::Number(_) => {}
     }
 }
 

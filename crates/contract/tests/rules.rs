@@ -4,7 +4,7 @@
 //! `valid/*.json` must give no violation, `invalid/<rule-id>[--<variant>].json`
 //! must break exactly `<rule-id>`. Every file answers the request with
 //! execution id `exec-1` and write prefix `/tmp/theory-corpus/exec-1/`, on a
-//! host named `corpus-host-7f3a`; files named `*.no-id.json` are checked
+//! host named `corpus-host-7f3a` with the secret `corpus-secret-9d2c`; files named `*.no-id.json` are checked
 //! without the execution id expectation (HTTP 415/400 envelopes carry `""`).
 //!
 //! Tests named `contract_bug_*` assert what CONTRACT.md requires where the
@@ -32,6 +32,8 @@ const EXECUTION_ID: &str = "exec-1";
 const PREFIX: &str = "/tmp/theory-corpus/exec-1/";
 /// The host the corpus envelopes were "produced" on.
 const HOST: &str = "corpus-host-7f3a";
+/// The value of the secret declared for the corpus processor.
+const SECRET: &str = "corpus-secret-9d2c";
 /// File-name marker: check without the execution id expectation.
 const NO_ID: &str = ".no-id.json";
 
@@ -81,10 +83,12 @@ fn rule_of(file: &str) -> Option<Rule> {
 fn check(path: &Path) -> Vec<Violation> {
     let prefix = WritePrefix::parse(PREFIX).unwrap();
     let hosts = [HOST.to_owned()];
+    let secrets = [SECRET.to_owned()];
     let expect = Expect {
         execution_id: (!name(path).ends_with(NO_ID)).then_some(EXECUTION_ID),
         prefix: Some(&prefix),
         host_values: &hosts,
+        secret_values: &secrets,
     };
     check_envelope(&parse(path), &expect)
 }
@@ -420,6 +424,7 @@ fn output_path_with_control_char_is_not_normalized() {
         execution_id: Some(EXECUTION_ID),
         prefix: Some(&prefix),
         host_values: &[],
+        secret_values: &[],
     };
     assert_eq!(
         ids(&check_envelope(&doc, &expect)),
@@ -498,6 +503,7 @@ fn dotdot_output_breaks_normalisation_and_containment() {
         execution_id: None,
         prefix: Some(&prefix),
         host_values: &[],
+        secret_values: &[],
     };
     assert_eq!(
         ids(&check_envelope(&doc, &expect)),

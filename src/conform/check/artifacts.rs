@@ -25,7 +25,7 @@ pub(super) async fn check(ctx: &mut Ctx<'_>) -> Checked {
             skipped.push(name);
             continue;
         }
-        let violations = crate::artifacts::check(&doc, &called.run.prefix);
+        let violations = crate::artifacts::check(&doc, &called.run.prefix, ctx.secret_values);
         for line in violation_lines(&name, &violations) {
             findings.fail(line);
         }

@@ -139,6 +139,7 @@ pub(super) fn run_violations(ctx: &Ctx<'_>, doc: &Json, run: &RunIds) -> Vec<Vio
             execution_id: Some(&run.execution_id),
             prefix: Some(&run.prefix),
             host_values: ctx.host_values,
+            secret_values: ctx.secret_values,
         },
     )
 }

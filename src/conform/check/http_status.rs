@@ -117,6 +117,7 @@ fn refusal_problems(
             execution_id: None,
             prefix: None,
             host_values: ctx.host_values,
+            secret_values: ctx.secret_values,
         },
     );
     problems.extend(violation_lines(item, &violations));

@@ -20,6 +20,7 @@
 
 mod artifacts;
 mod common;
+mod container_writes;
 mod determinism;
 mod digest;
 mod doc;
@@ -27,7 +28,6 @@ mod envelope;
 mod goldens;
 mod health;
 mod http_status;
-mod image_pinned;
 mod negative;
 mod parity;
 mod run_budget;
@@ -83,6 +83,8 @@ pub struct Ctx<'a> {
     pub golden: &'a Store,
     /// Values no envelope may carry (host names).
     pub host_values: &'a [String],
+    /// Values no envelope or artifact may hold (every registered secret).
+    pub secret_values: &'a [String],
     /// The declared secrets and whether each is set.
     pub secrets: &'a [(String, bool)],
     /// The run folder (containers of the negative cases mount it).
@@ -154,8 +156,9 @@ pub const fn uses_endpoint(kind: CheckKind) -> bool {
         | CheckKind::ParityTransports
         | CheckKind::ParityTargets
         | CheckKind::Determinism
-        | CheckKind::Digest => true,
-        CheckKind::NegativeEndpoint | CheckKind::NegativeImage | CheckKind::ImagePinned => false,
+        | CheckKind::Digest
+        | CheckKind::ContainerWrites => true,
+        CheckKind::NegativeEndpoint | CheckKind::NegativeImage => false,
     }
 }
 
@@ -178,7 +181,7 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Verdict {
         Check::NegativeImage => negative::image(ctx).await,
         Check::Determinism(p) => determinism::check(ctx, p).await,
         Check::Digest => digest::check(ctx).await,
-        Check::ImagePinned => image_pinned::check(ctx),
+        Check::ContainerWrites => container_writes::check(ctx).await,
     };
     checked.unwrap_or_else(|early| early)
 }

@@ -1,4 +1,5 @@
-//! `ws_sequence` and `sse_sequence`: a normal run breaks no protocol rule.
+//! `ws_sequence` and `sse_sequence`: a run breaks no protocol rule, on the
+//! error paths (invalid inputs, a crash) as on the valid one.
 
 use super::super::verdict::Findings;
 use super::common::{call_each, record};

@@ -1,10 +1,18 @@
 //! The JSON summary (`--json FILE`): a [`Summary`] in canonical JSON (RFC 8785),
 //!
 //! ```json
-//! {"counts":{"errors":0,"failed":1,"flaky":0,"known_failures":0,"passed":40,"skipped":2,"total":43},
-//!  "lane":"staging","seed":"42",
+//! {"certificates":{"acme/resize@2.1.0":"not_certified"},
+//!  "counts":{"errors":0,"failed":1,"flaky":0,"known_failures":0,"passed":40,"skipped":2,"total":43},
+//!  "lane":"staging",
+//!  "lane_source":{"file":"<embedded ci/lanes.yaml>","file_digest":"sha256:...","name":"staging","suites":{"contract":"sha256:..."}},
+//!  "seed":"42",
 //!  "trials":[{"duration_ms":12,"message":"...","name":"contract::...","suite":"contract","verdict":"fail"}]}
 //! ```
+//!
+//! `certificates` holds each processor's certificate verdict (the whole
+//! certificate is `--certificate DIR`'s, see `certificate`), and
+//! `lane_source` says where the lane came from; both are absent only in
+//! summaries that are not a lane run's.
 //!
 //! Trials are sorted by name; `verdict` is the record's status (`pass`,
 //! `flaky`, `fail`, `known_failure`, `error`, `skip`); `message` is the
@@ -18,16 +26,25 @@
 //!
 //! **Invariant:** a pure function of the events.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
+use super::super::certificate::{CertificateVerdict, LaneSource};
 use super::{Counts, Disposition, Event, Record, RunInfo, Status, clean, counts, records};
 
 /// The whole summary.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Summary {
+    /// Each processor's certificate verdict (a lane run's summary).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub certificates: BTreeMap<String, CertificateVerdict>,
     /// The lane.
     pub lane: String,
+    /// Where the lane came from: the lanes file, the suites and their digests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lane_source: Option<LaneSource>,
     /// The seed (a string: JSON numbers lose integers above 2^53).
     #[serde(with = "seed_text")]
     pub seed: u64,
@@ -90,7 +107,9 @@ impl Summary {
     /// The summary of a run.
     pub fn of(info: &RunInfo, events: &[Event]) -> Self {
         Self {
+            certificates: info.certificates.clone(),
             lane: info.lane.clone(),
+            lane_source: info.source.clone(),
             seed: info.seed,
             counts: counts(events),
             trials: records(events).into_iter().map(TrialSummary::of).collect(),
@@ -104,8 +123,8 @@ impl Summary {
 }
 
 /// The summary's bytes: the canonical JSON of [`Summary::of`], written
-/// member by member in RFC 8785 order (`counts`, `lane`, `seed`,
-/// `trials`) with each trial canonicalized alone, so a run of 10,000
+/// member by member in RFC 8785 order (`certificates`, `counts`, `lane`,
+/// `lane_source`, `seed`, `trials`) with each trial canonicalized alone, so a run of 10,000
 /// trials never holds the whole summary as a tree.
 pub fn render(info: &RunInfo, events: &[Event]) -> Vec<u8> {
     fn canonical<T: Serialize>(value: &T) -> Vec<u8> {
@@ -113,10 +132,20 @@ pub fn render(info: &RunInfo, events: &[Event]) -> Vec<u8> {
             .unwrap_or_else(|_| serde_json::to_vec(value).unwrap_or_default())
     }
     let mut out = Vec::new();
-    out.extend_from_slice(b"{\"counts\":");
+    out.push(b'{');
+    if !info.certificates.is_empty() {
+        out.extend_from_slice(b"\"certificates\":");
+        out.extend(canonical(&info.certificates));
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"counts\":");
     out.extend(canonical(&counts(events)));
     out.extend_from_slice(b",\"lane\":");
     theory_contract::canon::write_canonical_string(&mut out, &info.lane);
+    if let Some(source) = &info.source {
+        out.extend_from_slice(b",\"lane_source\":");
+        out.extend(canonical(source));
+    }
     out.extend_from_slice(b",\"seed\":");
     theory_contract::canon::write_canonical_string(&mut out, &info.seed.to_string());
     out.extend_from_slice(b",\"trials\":[");
@@ -169,6 +198,7 @@ mod tests {
         let info = RunInfo {
             lane: "pr \"x\"".to_owned(),
             seed: u64::MAX,
+            ..RunInfo::default()
         };
         for events in [events(), Vec::new()] {
             let whole =
@@ -208,6 +238,7 @@ mod tests {
         let info = RunInfo {
             lane: "pr".to_owned(),
             seed: u64::MAX,
+            ..RunInfo::default()
         };
         let bytes = render(&info, &events());
         let read = Summary::parse(&bytes).unwrap();
@@ -236,6 +267,7 @@ mod tests {
         let info = RunInfo {
             lane: "pr".to_owned(),
             seed: 42,
+            ..RunInfo::default()
         };
         let events = vec![
             record("a", Verdict::Pass, Disposition::Plain),

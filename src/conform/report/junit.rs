@@ -3,7 +3,8 @@
 //! `<testcase>` per trial named by the trial's full name; a conformance
 //! failure is `<failure>` (message, then diff and wire trace in the body),
 //! an infrastructure problem `<error>`, a skip `<skipped>` with its reason.
-//! The seed and the lane are properties of every suite. A known failure
+//! The seed, the lane and the lanes file it came from (with its digest)
+//! are properties of every suite. A known failure
 //! that failed is `<skipped type="known_failure">` with its reason; a
 //! flaky trial that passed on a retry is a success with one
 //! `<flakyFailure>` per failed attempt. Only `time` attributes change
@@ -85,8 +86,13 @@ pub fn render(info: &RunInfo, events: &[Event]) -> Result<String, String> {
         let mut suite = TestSuite::new(name);
         suite
             .add_property(Property::new("lane", info.lane.as_str()))
-            .add_property(Property::new("seed", info.seed.to_string()))
-            .add_test_cases(cases);
+            .add_property(Property::new("seed", info.seed.to_string()));
+        if let Some(source) = &info.source {
+            suite
+                .add_property(Property::new("lanes_file", clean(&source.file)))
+                .add_property(Property::new("lanes_digest", source.file_digest.as_str()));
+        }
+        suite.add_test_cases(cases);
         let time = times.get(name).copied().unwrap_or_default();
         suite.set_time(time);
         total += time;

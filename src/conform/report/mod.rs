@@ -17,8 +17,10 @@
 pub mod json;
 pub mod junit;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::certificate::{CertificateVerdict, LaneSource};
 use super::verdict::Verdict;
 
 /// What happened during a lane run, in order.
@@ -119,12 +121,16 @@ impl Record {
 }
 
 /// The run as a whole, for the report headers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunInfo {
     /// The lane.
     pub lane: String,
     /// The seed.
     pub seed: u64,
+    /// Where the lane came from (a lane run always says).
+    pub source: Option<LaneSource>,
+    /// Each processor's certificate verdict.
+    pub certificates: BTreeMap<String, CertificateVerdict>,
 }
 
 /// Counts by status.
@@ -159,19 +165,26 @@ pub fn records(events: &[Event]) -> Vec<&Record> {
     records
 }
 
+impl Counts {
+    /// Counts one more record of `status`.
+    pub const fn add(&mut self, status: Status) {
+        self.total += 1;
+        match status {
+            Status::Pass => self.passed += 1,
+            Status::Flaky => self.flaky += 1,
+            Status::Fail => self.failed += 1,
+            Status::KnownFailure => self.known_failures += 1,
+            Status::Error => self.errors += 1,
+            Status::Skip => self.skipped += 1,
+        }
+    }
+}
+
 /// Counts the statuses of `events`.
 pub fn counts(events: &[Event]) -> Counts {
     let mut counts = Counts::default();
     for record in records(events) {
-        counts.total += 1;
-        match record.status() {
-            Status::Pass => counts.passed += 1,
-            Status::Flaky => counts.flaky += 1,
-            Status::Fail => counts.failed += 1,
-            Status::KnownFailure => counts.known_failures += 1,
-            Status::Error => counts.errors += 1,
-            Status::Skip => counts.skipped += 1,
-        }
+        counts.add(record.status());
     }
     counts
 }

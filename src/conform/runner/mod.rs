@@ -28,7 +28,7 @@ mod select;
 mod stats;
 mod trial;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -37,13 +37,17 @@ use libtest_mimic::{Arguments, Trial};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
+use super::certificate::{self, Certificate, LaneSource, evidence_name};
 use super::known::{KnownList, Problem};
+use super::lanes::Lane;
 use super::partition::Partition;
+use super::plan::LanePlan;
 use super::report::{self, Event, RunInfo, Status};
 use super::seed::Seed;
 use super::state::LastFailed;
 use crate::adapter;
 use crate::exit::Exit;
+use crate::registry::ProcessorRef;
 use crate::vocab::TargetKind;
 use pool::Pool;
 use prepare::{Prepared, prepare};
@@ -79,6 +83,8 @@ pub struct LaneOptions {
     pub junit: Option<PathBuf>,
     /// Where to write the JSON summary.
     pub json: Option<PathBuf>,
+    /// The folder to write one certificate per processor in.
+    pub certificate: Option<PathBuf>,
     /// The seed; from the OS when absent.
     pub seed: Option<u64>,
     /// The goldens' folder.
@@ -110,6 +116,7 @@ pub fn run(options: LaneOptions) -> Exit {
             return Exit::Usage;
         }
     };
+    let (lane, source) = (prepared.lane.clone(), prepared.source.clone());
     let planned = match plan(&options, prepared) {
         Ok(planned) => planned,
         Err(exit) => return exit,
@@ -120,7 +127,7 @@ pub fn run(options: LaneOptions) -> Exit {
         Ok(ran) => ran,
         Err(exit) => return exit,
     };
-    let exit = settle(&options, &ran);
+    let exit = settle(&options, &lane, &source, &ran);
     drop(runtime);
     if exit == Exit::Success {
         let _ = std::fs::remove_dir_all(mount.as_str());
@@ -257,6 +264,8 @@ fn shared(runtime: &Runtime, prepared: Prepared) -> Shared {
         mount,
         run_id,
         host_values: host_name().into_iter().collect(),
+        // `prepare` looked every declared secret up, which registered it.
+        secret_values: crate::redact::registered(),
         secrets,
         known,
         replay,
@@ -274,6 +283,17 @@ fn trials(shared: &Arc<Shared>, unused: &[String], selected: &BTreeSet<String>) 
             Trial::ignorable_test(name, move || run_trial(&shared, index))
         })
         .collect();
+    for processor in shared.plan.evidence.keys() {
+        let name = evidence_name(processor);
+        if !selected.contains(&name) {
+            continue;
+        }
+        let shared = Arc::clone(shared);
+        let processor = processor.clone();
+        trials.push(Trial::ignorable_test(name, move || {
+            shared.evidence(&processor)
+        }));
+    }
     for relative in unused {
         let name = unused_name(relative);
         if !selected.contains(&name) {
@@ -298,10 +318,13 @@ fn trials(shared: &Arc<Shared>, unused: &[String], selected: &BTreeSet<String>) 
     trials
 }
 
-/// A run whose trials all finished: its events and seed.
+/// A run whose trials all finished: its events, seed and plan, and the
+/// digest the engine reported for each processor's image.
 struct Ran {
     events: Vec<Event>,
     seed: Seed,
+    plan: LanePlan,
+    engine_digests: BTreeMap<ProcessorRef, String>,
 }
 
 /// Runs the trials, then removes every container; `Err` is the exit code
@@ -323,23 +346,65 @@ fn run_trials(
         return Err(Exit::Infrastructure);
     };
     let Shared {
-        pool, events, seed, ..
+        pool,
+        events,
+        seed,
+        plan,
+        ..
     } = shared;
     let endpoints = pool.drain();
+    let engine_digests = endpoints
+        .iter()
+        .filter_map(|((processor, _), connected)| {
+            let digest = connected.endpoint.as_ref().ok()?.engine_digest.as_ref()?;
+            Some((processor.clone(), digest.to_string()))
+        })
+        .collect();
     // Containers are removed by their guards, which need the runtime.
     let _ = runtime.block_on(async move { tokio::spawn(async move { drop(endpoints) }).await });
     Ok(Ran {
         events: events.into_inner().unwrap_or_else(PoisonError::into_inner),
         seed,
+        plan,
+        engine_digests,
     })
 }
 
-/// Writes the state and the reports; the [`RunStats`]' exit code.
-fn settle(options: &LaneOptions, ran: &Ran) -> Exit {
+/// Writes the state, the certificates and the reports; the
+/// [`RunStats`]' exit code.
+fn settle(options: &LaneOptions, lane: &Lane, source: &LaneSource, ran: &Ran) -> Exit {
     let mut stats = RunStats::of(&ran.events);
+    let records = report::records(&ran.events);
+    let inputs = certificate::Inputs {
+        source,
+        lane,
+        plan: &ran.plan,
+        seed: ran.seed.0,
+        records: &records,
+        engine_digests: &ran.engine_digests,
+    };
+    let certificates: Vec<(&ProcessorRef, Certificate)> = ran
+        .plan
+        .processors
+        .keys()
+        .map(|processor| (processor, Certificate::of(&inputs, processor)))
+        .collect();
+    if let Some(dir) = &options.certificate {
+        for (processor, certificate) in &certificates {
+            let path = dir.join(Certificate::file_name(processor));
+            if write_report(&path, &certificate.render()).is_err() {
+                stats.report_unwritten();
+            }
+        }
+    }
     let info = RunInfo {
         lane: options.lane.clone(),
         seed: ran.seed.0,
+        source: Some(source.clone()),
+        certificates: certificates
+            .iter()
+            .map(|(_, c)| (c.processor.clone(), c.verdict))
+            .collect(),
     };
     let state = LastFailed {
         lane: options.lane.clone(),

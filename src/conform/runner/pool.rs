@@ -42,11 +42,12 @@ impl Pool {
         Some(Arc::clone(connected))
     }
 
-    /// Every endpoint resolved so far (dropping them removes the containers).
-    pub(super) fn drain(self) -> Vec<Arc<Connected>> {
+    /// Every endpoint resolved so far, by processor and target (dropping
+    /// them removes the containers).
+    pub(super) fn drain(self) -> Vec<((ProcessorRef, TargetKind), Arc<Connected>)> {
         self.cells
-            .into_values()
-            .filter_map(OnceCell::into_inner)
+            .into_iter()
+            .filter_map(|(key, cell)| Some((key, cell.into_inner()?)))
             .collect()
     }
 }

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use theory_contract::WritePrefix;
 
+use super::super::certificate::LaneSource;
 use super::super::golden::Store;
 use super::super::known::{Date, KnownList, ListKind};
-use super::super::lanes::Lanes;
+use super::super::lanes::{Lane, Lanes};
 use super::super::plan::{LanePlan, PlanInputs};
 use super::super::seed::Seed;
 use super::super::state::LastFailed;
@@ -29,6 +30,8 @@ pub(super) struct Prepared {
     pub(super) run_id: String,
     pub(super) store: Store,
     pub(super) secrets: BTreeMap<ProcessorRef, Vec<(String, bool)>>,
+    pub(super) lane: Lane,
+    pub(super) source: LaneSource,
 }
 
 fn config(e: &ConfigError) -> String {
@@ -172,6 +175,8 @@ pub(super) fn prepare(options: &LaneOptions) -> Result<Prepared, String> {
         run_id,
         store,
         secrets,
+        source: LaneSource::of(lane, &lanes),
+        lane: lane.clone(),
     })
 }
 
@@ -181,7 +186,7 @@ const STRICT_LANE: &str = "main";
 
 /// A `--lanes` file's `main` runs at least what the embedded `main` runs,
 /// with the same suite files, and relaxes none of its rules.
-fn check_not_weaker(lane: &super::super::lanes::Lane, lanes: &Lanes) -> Result<(), String> {
+fn check_not_weaker(lane: &Lane, lanes: &Lanes) -> Result<(), String> {
     let embedded = Lanes::embedded().map_err(|e| config(&e))?;
     let reference = embedded.get(STRICT_LANE)?;
     let mut weaker = lane.weakenings(reference);
@@ -221,6 +226,9 @@ fn check_paths(options: &LaneOptions) -> Result<(), String> {
         if let Some(path) = path {
             outputs::check_report_file(path).map_err(|m| format!("{flag}: {m}"))?;
         }
+    }
+    if let Some(dir) = &options.certificate {
+        outputs::check_folder_to_write(dir).map_err(|m| format!("--certificate: {m}"))?;
     }
     outputs::check_folder_to_write(&options.state_dir).map_err(|m| format!("--state-dir: {m}"))?;
     outputs::check_folder_to_write(&options.work_dir).map_err(|m| format!("--work-dir: {m}"))?;

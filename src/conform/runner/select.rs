@@ -5,16 +5,18 @@ use std::collections::BTreeSet;
 
 use libtest_mimic::{Arguments, Trial};
 
+use super::super::certificate::evidence_name;
 use super::super::partition::Partition;
 use super::super::plan::LanePlan;
 use super::Known;
 
-/// Every trial name of a run (planned trials, unused goldens, the known
-/// lists' problems), in plan order.
+/// Every trial name of a run (planned trials, evidence, unused goldens,
+/// the known lists' problems), in plan order.
 pub(super) fn all_names(plan: &LanePlan, unused: &[String], known: &Known) -> Vec<String> {
     plan.trials
         .iter()
         .map(|t| t.name.clone())
+        .chain(plan.evidence.keys().map(evidence_name))
         .chain(unused.iter().map(|u| unused_name(u)))
         .chain(known.problems.iter().map(|p| p.name.clone()))
         .collect()

@@ -10,12 +10,12 @@ use libtest_mimic::{Completion, Failed};
 use theory_contract::WritePrefix;
 use tokio::sync::Semaphore;
 
+use super::super::certificate;
 use super::super::check::{self, Ctx};
 use super::super::golden::Store;
 use super::super::plan::{LanePlan, TrialSpec, Work};
 use super::super::report::{self, Disposition, Event, Record, Status};
 use super::super::seed::{Ids, Seed};
-use super::super::suite::CheckKind;
 use super::super::verdict::{Failure, Verdict};
 use super::Known;
 use super::pool::Pool;
@@ -42,6 +42,8 @@ pub(super) struct Shared {
     pub(super) mount: WritePrefix,
     pub(super) run_id: String,
     pub(super) host_values: Vec<String>,
+    /// Every registered secret value (declared secrets, proxy tokens).
+    pub(super) secret_values: Vec<String>,
     pub(super) secrets: BTreeMap<ProcessorRef, Vec<(String, bool)>>,
     pub(super) known: Known,
     pub(super) replay: String,
@@ -85,6 +87,34 @@ impl Shared {
             "golden {relative} is used by no trial of this lane: delete it, or restore the case that compared with it"
         ));
         self.record(name, "golden", verdict, Disposition::Plain, started, false)
+    }
+
+    /// The evidence trial of one processor: what its certification lacks.
+    pub(super) fn evidence(&self, processor: &ProcessorRef) -> Result<Completion, Failed> {
+        let started = Instant::now();
+        let missing = self
+            .plan
+            .evidence
+            .get(processor)
+            .cloned()
+            .unwrap_or_default();
+        let verdict = if missing.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::fail(format!(
+                "the lane's certification needs evidence {processor} does not give: {}",
+                missing.join("; ")
+            ))
+        };
+        let name = certificate::evidence_name(processor);
+        self.record(
+            &name,
+            certificate::SUITE,
+            verdict,
+            Disposition::Plain,
+            started,
+            false,
+        )
     }
 
     /// The pseudo-trial of one problem of the known lists.
@@ -215,10 +245,8 @@ async fn trial(shared: &Shared, spec: &TrialSpec, work: &Work, number: u32) -> V
     };
     let kind = spec.case.check.kind();
     let _permit = match shared.semaphores.get(&spec.processor) {
-        Some(semaphore) if !matches!(kind, CheckKind::ImagePinned) => {
-            Arc::clone(semaphore).acquire_owned().await.ok()
-        }
-        Some(_) | None => None,
+        Some(semaphore) => Arc::clone(semaphore).acquire_owned().await.ok(),
+        None => None,
     };
     let secrets = shared
         .secrets
@@ -254,6 +282,7 @@ async fn trial(shared: &Shared, spec: &TrialSpec, work: &Work, number: u32) -> V
         },
         golden: &shared.store,
         host_values: &shared.host_values,
+        secret_values: &shared.secret_values,
         secrets,
         mount: &shared.mount,
         run_id: &shared.run_id,

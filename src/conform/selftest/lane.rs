@@ -15,7 +15,8 @@ use super::super::report::Status;
 use super::super::report::json::Summary;
 use super::super::trial_id::TrialId;
 use super::{
-    Catalogued, HEALTH_BUDGET, LANE_BUDGET, LISTEN_BUDGET, Outcome, RUN_BUDGET, Row, SEED, Setup,
+    CANARY_NAME, CANARY_VALUE, Catalogued, HEALTH_BUDGET, LANE_BUDGET, LISTEN_BUDGET, Outcome,
+    RUN_BUDGET, Row, SEED, Setup,
 };
 
 /// A child process killed and reaped when dropped, on every path.
@@ -32,7 +33,8 @@ impl Drop for Guard {
 pub(super) fn run_one(setup: &Setup, fault: Option<Catalogued>) -> Row {
     let started = Instant::now();
     let slug = fault.as_ref().map_or("none", |f| f.slug.as_str());
-    let outcome = lane_outcome(setup, slug, fault.is_some())
+    let local = fault.as_ref().is_some_and(|f| f.target == "local");
+    let outcome = lane_outcome(setup, slug, fault.is_some(), local)
         .unwrap_or_else(|reason| Outcome::Broken { reason });
     Row {
         fault,
@@ -41,19 +43,30 @@ pub(super) fn run_one(setup: &Setup, fault: Option<Catalogued>) -> Row {
     }
 }
 
-fn lane_outcome(setup: &Setup, slug: &str, faulted: bool) -> Result<Outcome, String> {
+/// One lane run: against the native processor on loopback (url target),
+/// or, for a fault only a container shows, against the pinned image with
+/// the fault in its environment (local target; `::local::` trials only).
+fn lane_outcome(setup: &Setup, slug: &str, faulted: bool, local: bool) -> Result<Outcome, String> {
     let dir = setup.root.join(slug);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let (_processor, addr) = start_processor(setup, faulted.then_some(slug))?;
     let registry = dir.join("registry.yaml");
-    std::fs::write(&registry, registry_document(setup, addr)?)
-        .map_err(|e| format!("{}: {e}", registry.display()))?;
+    let (_processor, document) = if local {
+        (None, local_registry_document(setup, slug)?)
+    } else {
+        let (processor, addr) = start_processor(setup, faulted.then_some(slug))?;
+        (Some(processor), registry_document(setup, addr)?)
+    };
+    std::fs::write(&registry, document).map_err(|e| format!("{}: {e}", registry.display()))?;
     let summary = dir.join("summary.json");
     let stderr_path = dir.join("lane.stderr");
     let stderr = std::fs::File::create(&stderr_path)
         .map_err(|e| format!("{}: {e}", stderr_path.display()))?;
     let child = Command::new(&setup.exe)
         .args(["--lane", &setup.lane, "--seed", &SEED.to_string()])
+        // The processor runs on one target alone: what a certification
+        // lacks is not what a fault breaks.
+        .args(["--skip", "certification::"])
+        .args(if local { &["::local::"][..] } else { &[][..] })
         .arg("--registry")
         .arg(&registry)
         .arg("--json")
@@ -63,6 +76,7 @@ fn lane_outcome(setup: &Setup, slug: &str, faulted: bool) -> Result<Outcome, Str
         .arg("--golden-dir")
         .arg(&setup.golden)
         .env("CI", "true")
+        .env(CANARY_NAME, CANARY_VALUE)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr)
@@ -106,6 +120,7 @@ fn start_processor(setup: &Setup, fault: Option<&str>) -> Result<(Guard, SocketA
         .env_remove("THEORY_FAULT")
         .env_remove("THEORY_VARIATION")
         .env("IMAGE_DIGEST", &setup.digest)
+        .env(CANARY_NAME, CANARY_VALUE)
         .envs(&setup.env)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -148,6 +163,31 @@ fn registry_document(setup: &Setup, addr: SocketAddr) -> Result<String, String> 
         transports: Some(setup.transports.clone()),
         fixtures: Some(setup.fixtures.clone()),
         env: setup.env.clone(),
+        secrets: vec![CANARY_NAME.to_owned()],
+        ..DocumentEntry::default()
+    };
+    Ok(Document::new()
+        .processor(setup.name.to_string(), entry)
+        .to_yaml())
+}
+
+/// The generated registry of a local row: the embedded entry's pinned image
+/// with `THEORY_FAULT` in the container's environment.
+fn local_registry_document(setup: &Setup, slug: &str) -> Result<String, String> {
+    let image = setup.image.clone().ok_or_else(|| {
+        format!("{slug} shows only in a container, and the embedded entry has no image")
+    })?;
+    let mut env = setup.env.clone();
+    env.insert("THEORY_FAULT".to_owned(), slug.to_owned());
+    let entry = DocumentEntry {
+        image: Some(image),
+        expected_oci: Some(setup.expected_oci.clone()),
+        health: Some(HEALTH_BUDGET.to_owned()),
+        run_timeout: Some(RUN_BUDGET.to_owned()),
+        transports: Some(setup.transports.clone()),
+        fixtures: Some(setup.fixtures.clone()),
+        env,
+        secrets: vec![CANARY_NAME.to_owned()],
         ..DocumentEntry::default()
     };
     Ok(Document::new()
@@ -256,6 +296,7 @@ mod tests {
         let info = RunInfo {
             lane: "staging".to_owned(),
             seed: 1,
+            ..RunInfo::default()
         };
         let summary = Summary::parse(&render(&info, &events)).unwrap();
         let Outcome::Ran {
@@ -302,6 +343,7 @@ mod tests {
             expected_oci: format!("127.0.0.1:5000/theory/ref@sha256:{}", "a".repeat(64)),
             digest: format!("sha256:{}", "a".repeat(64)),
             env: BTreeMap::from([("K: \"x".to_owned(), "v\n'y'".to_owned())]),
+            image: None,
             transports: vec!["ws".to_owned(), "http".to_owned()],
             fixtures: Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("fixtures/reference-processor/inputs"),

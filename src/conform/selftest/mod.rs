@@ -53,6 +53,11 @@ pub const RUN_BUDGET: &str = "2s";
 const PROCESSOR_BINARY: &str = "theory-reference-processor";
 /// The seed of every lane run, so that a row replays.
 pub const SEED: u64 = 1;
+/// The secret the generated registry declares, set for the processor and
+/// the lane: `secret-echoed` must be caught leaking its value.
+pub const CANARY_NAME: &str = "THEORY_SELFTEST_TOKEN";
+/// Its value: a canary, not a credential.
+pub const CANARY_VALUE: &str = "selftest-canary-3f9a1c";
 
 /// What `theory-conform selftest` was asked to do.
 #[derive(Clone, Debug)]
@@ -81,6 +86,14 @@ pub struct Catalogued {
     pub caught_by: BTreeSet<String>,
     /// The rule id a failing message must name, when one decides it.
     pub rule: Option<String>,
+    /// Where it shows: `url` (the native process), or `local` (only in a
+    /// container, the process being its PID 1: its row runs the image).
+    #[serde(default = "url_target")]
+    pub target: String,
+}
+
+fn url_target() -> String {
+    "url".to_owned()
 }
 
 /// What one lane run against one processor gave.
@@ -305,6 +318,7 @@ pub(super) struct Setup {
     pub(super) expected_oci: String,
     pub(super) digest: String,
     pub(super) env: BTreeMap<String, String>,
+    pub(super) image: Option<String>,
     pub(super) transports: Vec<String>,
     pub(super) fixtures: PathBuf,
     pub(super) golden: PathBuf,
@@ -365,6 +379,7 @@ pub fn matrix(options: &Options) -> Result<Matrix, SelftestError> {
         expected_oci: expected.to_string(),
         digest,
         env: entry.env.clone(),
+        image: entry.image.as_ref().map(ToString::to_string),
         transports: entry
             .transports
             .iter()
@@ -473,6 +488,7 @@ mod tests {
             breaks: "b".to_owned(),
             caught_by: caught_by.iter().map(|s| (*s).to_owned()).collect(),
             rule: rule.map(str::to_owned),
+            target: url_target(),
         }
     }
 

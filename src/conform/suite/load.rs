@@ -159,6 +159,7 @@ impl Suite {
         Ok(Self {
             name: raw.suite,
             origin: origin.to_owned(),
+            digest: super::super::certificate::sha256(text.as_bytes()),
             description: raw.description,
             cases,
         })
@@ -328,7 +329,7 @@ fn parse_params(
         CheckKind::ParityTargets => none(params, Check::ParityTargets)?,
         CheckKind::NegativeImage => none(params, Check::NegativeImage)?,
         CheckKind::Digest => none(params, Check::Digest)?,
-        CheckKind::ImagePinned => none(params, Check::ImagePinned)?,
+        CheckKind::ContainerWrites => none(params, Check::ContainerWrites)?,
     };
     Ok(check)
 }

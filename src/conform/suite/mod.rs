@@ -109,11 +109,11 @@ pub enum CheckKind {
     HttpStatus,
     /// Raw WebSocket first frames and the close code they must get.
     WsClose,
-    /// The WebSocket frame sequence of a normal run: no protocol break.
+    /// The WebSocket frame sequence of every run, error paths included.
     WsSequence,
     /// The subprotocol: refused when not offered, selected when offered.
     WsSubprotocol,
-    /// The SSE event sequence of a normal run: no protocol break.
+    /// The SSE event sequence of every run, error paths included.
     SseSequence,
     /// `/healthz` answered `{"ok":true}` within the health budget.
     Health,
@@ -135,8 +135,9 @@ pub enum CheckKind {
     /// The expected digest is honoured, and a different one is refused
     /// with `ERR_REGISTRY_MISMATCH`.
     Digest,
-    /// The image is pinned by digest.
-    ImagePinned,
+    /// After its runs, a local container changed nothing outside the
+    /// prefix's mount and the entry's scratch paths (`docker diff`).
+    ContainerWrites,
 }
 
 impl CheckKind {
@@ -158,7 +159,7 @@ impl CheckKind {
             Self::NegativeImage => "negative_image",
             Self::Determinism => "determinism",
             Self::Digest => "digest",
-            Self::ImagePinned => "image_pinned",
+            Self::ContainerWrites => "container_writes",
         }
     }
 
@@ -173,11 +174,12 @@ impl CheckKind {
             | Self::NegativeEndpoint
             | Self::NegativeImage
             | Self::Determinism
-            | Self::Digest => &[Via::Ws, Via::Http, Via::Sse],
+            | Self::Digest
+            | Self::ContainerWrites => &[Via::Ws, Via::Http, Via::Sse],
             Self::HttpStatus => &[Via::Http, Via::Sse],
             Self::WsClose | Self::WsSequence | Self::WsSubprotocol => &[Via::Ws],
             Self::SseSequence => &[Via::Sse],
-            Self::Health | Self::ImagePinned => &[Via::None],
+            Self::Health => &[Via::None],
         }
     }
 
@@ -185,7 +187,7 @@ impl CheckKind {
     pub const fn allowed_targets(self) -> &'static [TargetKind] {
         match self {
             Self::NegativeEndpoint => &[TargetKind::Url, TargetKind::Modal],
-            Self::NegativeImage | Self::ImagePinned => &[TargetKind::Local],
+            Self::NegativeImage | Self::ContainerWrites => &[TargetKind::Local],
             Self::Envelope
             | Self::Artifacts
             | Self::HttpStatus
@@ -214,13 +216,13 @@ impl CheckKind {
             | Self::ParityTransports
             | Self::ParityTargets
             | Self::Determinism
-            | Self::Digest => true,
+            | Self::Digest
+            | Self::ContainerWrites => true,
             Self::HttpStatus
             | Self::WsClose
             | Self::Health
             | Self::NegativeEndpoint
-            | Self::NegativeImage
-            | Self::ImagePinned => false,
+            | Self::NegativeImage => false,
         }
     }
 
@@ -241,7 +243,7 @@ impl CheckKind {
             | Self::NegativeImage
             | Self::Determinism
             | Self::Digest
-            | Self::ImagePinned => false,
+            | Self::ContainerWrites => false,
         }
     }
 }
@@ -280,6 +282,8 @@ pub struct Suite {
     pub name: String,
     /// Where it came from (for messages).
     pub origin: String,
+    /// The SHA-256 of its text (`sha256:<hex>`), for certificates.
+    pub digest: String,
     /// What it covers.
     pub description: String,
     /// Its cases, in file order.

@@ -149,8 +149,8 @@ pub enum Check {
     Determinism(DeterminismParams),
     /// See [`CheckKind::Digest`].
     Digest,
-    /// See [`CheckKind::ImagePinned`].
-    ImagePinned,
+    /// See [`CheckKind::ContainerWrites`].
+    ContainerWrites,
 }
 
 impl Check {
@@ -172,7 +172,7 @@ impl Check {
             Self::NegativeImage => CheckKind::NegativeImage,
             Self::Determinism(_) => CheckKind::Determinism,
             Self::Digest => CheckKind::Digest,
-            Self::ImagePinned => CheckKind::ImagePinned,
+            Self::ContainerWrites => CheckKind::ContainerWrites,
         }
     }
 }
