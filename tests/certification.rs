@@ -11,7 +11,7 @@ mod support;
 
 use std::path::Path;
 
-use support::lanes::{NAME, explain, lane, summary, trials_with};
+use support::lanes::{NAME, explain, lane, message_of, summary, trials_with};
 use support::processor::reference_image;
 use support::registry::{self, DocumentEntry};
 use support::{Run, fixture};
@@ -42,17 +42,6 @@ fn evidence(lane_name: &str, entry: DocumentEntry, dir: &Path) -> (Run, serde_js
     (run, summary)
 }
 
-fn message(summary: &serde_json::Value, name: &str) -> String {
-    summary["trials"]
-        .as_array()
-        .expect("trials")
-        .iter()
-        .find(|t| t["name"] == name)
-        .and_then(|t| t["message"].as_str())
-        .unwrap_or_else(|| panic!("no trial {name} in {summary}"))
-        .to_owned()
-}
-
 fn certificate(dir: &Path) -> serde_json::Value {
     let bytes = std::fs::read(dir.join("cert").join(CERTIFICATE)).expect("certificate");
     serde_json::from_slice(&bytes).expect("JSON")
@@ -69,7 +58,7 @@ fn an_entry_without_fixtures_fails_staging_naming_every_missing_kind() {
     let (run, summary) = evidence("staging", entry, dir.path());
     assert_eq!(run.code, 1, "{}", explain(&run));
     assert_eq!(trials_with(&summary, "fail").len(), 1);
-    let message = message(&summary, EVIDENCE);
+    let message = message_of(&summary, EVIDENCE);
     for kind in ["valid", "invalid", "crash"] {
         assert!(
             message.contains(&format!("no {kind} fixture")),
@@ -100,7 +89,7 @@ fn an_entry_without_crash_fixtures_fails_staging_and_main_naming_crash() {
             both_targets(registry::reference().fixtures(&fixtures)).expected_oci(reference_image());
         let (run, summary) = evidence(name, entry, &out);
         assert_eq!(run.code, 1, "{name}: {}", explain(&run));
-        let message = message(&summary, EVIDENCE);
+        let message = message_of(&summary, EVIDENCE);
         assert!(message.contains("no crash fixture"), "{name}: {message}");
         assert!(!message.contains("no valid fixture"), "{name}: {message}");
         assert!(!message.contains("no invalid fixture"), "{name}: {message}");
@@ -113,7 +102,7 @@ fn a_ws_only_entry_fails_staging_naming_the_transport_it_does_not_declare() {
     let entry = both_targets(registry::reference().transports(&[Transport::Ws]));
     let (run, summary) = evidence("staging", entry, dir.path());
     assert_eq!(run.code, 1, "{}", explain(&run));
-    let message = message(&summary, EVIDENCE);
+    let message = message_of(&summary, EVIDENCE);
     assert!(
         message.contains("transport http is not declared"),
         "{message}"
@@ -131,7 +120,7 @@ fn an_entry_without_the_url_target_fails_staging_naming_it() {
     let entry = registry::reference().pinned_image(&reference_image());
     let (run, summary) = evidence("staging", entry, dir.path());
     assert_eq!(run.code, 1, "{}", explain(&run));
-    let message = message(&summary, EVIDENCE);
+    let message = message_of(&summary, EVIDENCE);
     assert!(
         message.contains("target url: no url in the registry entry"),
         "{message}"

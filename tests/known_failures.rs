@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use support::processor::{Options, Processor, reference_image};
 
-use support::lanes::{FINGERPRINT, NAME, explain, lane, summary, trials_with, url_registry};
+use support::lanes::{
+    FINGERPRINT, NAME, explain, lane, message_of, summary, trials_with, url_registry,
+};
 use support::registry::{Document, DocumentEntry};
 
 fn remote(fault: Option<&str>) -> Processor {
@@ -29,17 +31,6 @@ fn list(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, format!("version: 1\nentries:\n{body}")).expect("write list");
     path
-}
-
-fn message_of(summary: &serde_json::Value, name: &str) -> String {
-    summary["trials"]
-        .as_array()
-        .expect("trials")
-        .iter()
-        .find(|t| t["name"] == name)
-        .and_then(|t| t["message"].as_str())
-        .unwrap_or_else(|| panic!("no trial {name}"))
-        .to_owned()
 }
 
 const ENVELOPE_URL: &str = "  - trial: 'contract::envelope::*::url::*'\n    reason: outputs come unsorted (upstream issue 7)\n";

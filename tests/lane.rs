@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use support::processor::{Options, Processor, digest_of, docker_available, reference_image};
 use support::{Run, fixture};
 
-use support::lanes::{FINGERPRINT, NAME, explain, lane, summary, trials_with};
+use support::lanes::{FINGERPRINT, NAME, explain, lane, message_of, summary, trials_with};
 use support::registry::{self, DocumentEntry};
 use theory_conform::vocab::Transport;
 
@@ -263,13 +263,7 @@ fn a_faulty_processor_fails_its_named_trial_naming_the_rule() {
     for transport in ["ws", "http"] {
         let name = format!("contract::envelope::{NAME}::url::{transport}");
         assert!(failed.contains(&name), "{name} did not fail: {failed:?}");
-        let message = summary["trials"]
-            .as_array()
-            .expect("trials")
-            .iter()
-            .find(|t| t["name"] == name.as_str())
-            .and_then(|t| t["message"].as_str())
-            .expect("message");
+        let message = message_of(&summary, &name);
         assert!(message.contains("envelope.outputs.unsorted"), "{message}");
     }
     // The local target is not in this registry entry: skipped, with the reason.
@@ -305,13 +299,7 @@ fn the_sequence_rules_hold_on_the_error_paths_too() {
     .into();
     assert_eq!(failed, expected);
     for name in &expected {
-        let message = summary["trials"]
-            .as_array()
-            .expect("trials")
-            .iter()
-            .find(|t| t["name"] == name.as_str())
-            .and_then(|t| t["message"].as_str())
-            .expect("message");
+        let message = message_of(&summary, name);
         // An invalid and the crash fixture, never a valid one.
         assert!(message.contains("unknown-param: "), "{message}");
         assert!(message.contains("panic: "), "{message}");

@@ -163,14 +163,7 @@ fn the_printed_replay_command_reproduces_one_failure_alone() {
         .to_owned();
     let name = format!("contract::envelope::{NAME}::url::ws");
     let summary = summary(&out);
-    let message = summary["trials"]
-        .as_array()
-        .expect("trials")
-        .iter()
-        .find(|t| t["name"] == name.as_str())
-        .and_then(|t| t["message"].as_str())
-        .expect("message")
-        .to_owned();
+    let message = support::lanes::message_of(&summary, &name);
     let replay = message
         .lines()
         .last()

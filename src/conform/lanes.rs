@@ -105,43 +105,36 @@ impl Lane {
             match &self.evidence {
                 None => out.push("evidence is missing".to_owned()),
                 Some(own) => {
-                    let lacks = |what: &str, names: Vec<&str>| {
-                        names
-                            .into_iter()
-                            .map(|n| format!("evidence.{what} lacks {n}"))
-                            .collect::<Vec<_>>()
-                    };
-                    out.extend(lacks(
-                        "fixtures",
-                        wanted
-                            .fixtures
-                            .iter()
-                            .filter(|k| !own.fixtures.contains(k))
-                            .map(|k| k.as_str())
-                            .collect(),
-                    ));
-                    out.extend(lacks(
+                    lacks(&mut out, "fixtures", &wanted.fixtures, &own.fixtures, |k| {
+                        k.as_str()
+                    });
+                    lacks(
+                        &mut out,
                         "transports",
-                        wanted
-                            .transports
-                            .iter()
-                            .filter(|v| !own.transports.contains(v))
-                            .map(|v| v.as_str())
-                            .collect(),
-                    ));
-                    out.extend(lacks(
-                        "targets",
-                        wanted
-                            .targets
-                            .iter()
-                            .filter(|t| !own.targets.contains(t))
-                            .map(|t| t.as_str())
-                            .collect(),
-                    ));
+                        &wanted.transports,
+                        &own.transports,
+                        |v| v.as_str(),
+                    );
+                    lacks(&mut out, "targets", &wanted.targets, &own.targets, |t| {
+                        t.as_str()
+                    });
                 }
             }
         }
         out
+    }
+}
+
+/// `evidence.<what> lacks <item>` for each of `wanted` not in `own`.
+fn lacks<T: PartialEq>(
+    out: &mut Vec<String>,
+    what: &str,
+    wanted: &[T],
+    own: &[T],
+    name: fn(&T) -> &'static str,
+) {
+    for item in wanted.iter().filter(|item| !own.contains(item)) {
+        out.push(format!("evidence.{what} lacks {}", name(item)));
     }
 }
 

@@ -55,6 +55,18 @@ pub fn trials_with(summary: &serde_json::Value, verdict: &str) -> BTreeSet<Strin
         .collect()
 }
 
+/// The message of the trial `name` in a summary.
+pub fn message_of(summary: &serde_json::Value, name: &str) -> String {
+    summary["trials"]
+        .as_array()
+        .expect("trials")
+        .iter()
+        .find(|t| t["name"] == name)
+        .and_then(|t| t["message"].as_str())
+        .unwrap_or_else(|| panic!("no trial {name} in {summary}"))
+        .to_owned()
+}
+
 /// Exit status, stdout and the tail of stderr, for an assertion message.
 pub fn explain(run: &Run) -> String {
     let lines: Vec<&str> = run.stderr.lines().collect();
