@@ -15,6 +15,17 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+/// The credentials of Modal and of S3-compatible storage: secrets from the
+/// moment the environment is captured.
+pub const CREDENTIALS: [&str; 6] = [
+    "MODAL_TOKEN_ID",
+    "MODAL_TOKEN_SECRET",
+    "THEORY_MODAL_PROXY_KEY",
+    "THEORY_MODAL_PROXY_SECRET",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+];
+
 /// Environment variables, captured once.
 #[derive(Clone, Debug, Default)]
 pub struct Environment {
@@ -26,10 +37,18 @@ impl Environment {
     /// ignored).
     pub fn process() -> &'static Self {
         static PROCESS: OnceLock<Environment> = OnceLock::new();
-        PROCESS.get_or_init(|| Self {
-            vars: std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
+        PROCESS.get_or_init(|| {
+            let env = Self {
+                vars: std::env::vars_os()
+                    .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                    .collect(),
+            };
+            // Credentials of the platforms the harness talks to are masked
+            // from the start, whether or not this run uses them.
+            for name in CREDENTIALS {
+                let _ = env.secret(name);
+            }
+            env
         })
     }
 

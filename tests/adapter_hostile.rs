@@ -569,3 +569,144 @@ async fn http_and_sse_rules_are_named() {
     let exchange = call(&endpoint, Transport::Sse, budget, &limits).await;
     assert_eq!(exchange.outcome.unwrap().raw, b"{}");
 }
+
+/// A short raw WebSocket frame (payload under 126 bytes), unmasked.
+async fn raw_small_frame(stream: &mut TcpStream, first_byte: u8, payload: &[u8]) {
+    let mut frame = vec![first_byte, u8::try_from(payload.len()).unwrap()];
+    frame.extend_from_slice(payload);
+    let _ = stream.write_all(&frame).await;
+}
+
+/// JSON nested `depth` arrays deep.
+fn nested(depth: usize) -> String {
+    format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+}
+
+/// The rest of issue 17's hostile peers, each with its verdict, time and
+/// the test's peak memory printed: invalid UTF-8 in a text frame,
+/// 100,000-deep JSON over WebSocket and HTTP, a 1 GiB HTTP body, response
+/// headers that never end (slowloris) and an SSE stream that never ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_other_hostile_peer_ends_in_its_verdict_within_budget_with_bounded_memory() {
+    const GIB: u64 = 1024 * 1024 * 1024;
+    let budget = Duration::from_secs(3);
+    let margin = Duration::from_millis(600);
+    let before = peak_rss();
+    let invalid_utf8 = serve_ws(false, |mut ws| async move {
+        let _ = ws.send(frame("Ack", "{}")).await;
+        raw_small_frame(ws.get_mut(), 0x81, &[b'{', 0xff, 0xfe, 0xfd, b'}']).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    let deep_ws = serve_ws(false, |mut ws| async move {
+        let _ = ws.send(frame("Ack", "{}")).await;
+        let _ = ws.send(frame("RunResult", &nested(100_000))).await;
+        let _ = ws.close(Some(normal())).await;
+    })
+    .await;
+    let deep_http = serve_tcp(|stream| async move {
+        let body = nested(100_000);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        respond(stream, &head, body.as_bytes()).await;
+    })
+    .await;
+    let gib_body = serve_tcp(|mut stream| async move {
+        let _ = read_head(&mut stream).await;
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {GIB}\r\n\r\n"
+        );
+        if stream.write_all(head.as_bytes()).await.is_ok() {
+            stream_bytes(&mut stream, GIB).await;
+        }
+    })
+    .await;
+    let slowloris = serve_tcp(|mut stream| async move {
+        let _ = read_head(&mut stream).await;
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nx-slow: ").await;
+        for _ in 0..200 {
+            if stream.write_all(b"a").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    let endless_sse = serve_tcp(|mut stream| async move {
+        let _ = read_head(&mut stream).await;
+        let _ = stream.write_all(sse_head().as_bytes()).await;
+        for _ in 0..200 {
+            if stream
+                .write_all(b"event: progress\ndata: {}\n\n")
+                .await
+                .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    let cases = [
+        (
+            "invalid UTF-8 text frame",
+            &invalid_utf8,
+            Transport::Ws,
+            ErrorCode::Internal,
+        ),
+        (
+            "100,000-deep JSON (ws)",
+            &deep_ws,
+            Transport::Ws,
+            ErrorCode::Internal,
+        ),
+        (
+            "100,000-deep JSON (http)",
+            &deep_http,
+            Transport::Http,
+            ErrorCode::Internal,
+        ),
+        (
+            "1 GiB HTTP body",
+            &gib_body,
+            Transport::Http,
+            ErrorCode::Internal,
+        ),
+        (
+            "slowloris headers",
+            &slowloris,
+            Transport::Http,
+            ErrorCode::Timeout,
+        ),
+        (
+            "endless SSE",
+            &endless_sse,
+            Transport::Sse,
+            ErrorCode::Timeout,
+        ),
+    ];
+    for (name, endpoint, transport, expected) in cases {
+        let started = Instant::now();
+        let exchange = call(endpoint, transport, budget, &Limits::default()).await;
+        let elapsed = started.elapsed();
+        let code = exchange.outcome.as_ref().err().map(AdapterError::code);
+        println!(
+            "{name}: {} in {} ms (budget {} ms), peak RSS {} MiB",
+            code.map_or("success", |c| c.as_str()),
+            elapsed.as_millis(),
+            budget.as_millis(),
+            peak_rss() / (1024 * 1024)
+        );
+        assert_eq!(code, Some(expected), "{name}: {exchange:#?}");
+        assert!(elapsed < budget + margin, "{name}: {elapsed:?}");
+    }
+    let grown = peak_rss().saturating_sub(before);
+    println!("peak RSS grew by {} MiB", grown / (1024 * 1024));
+    assert!(
+        grown < 64 * 1024 * 1024,
+        "peak memory grew by {} MiB",
+        grown / (1024 * 1024)
+    );
+}

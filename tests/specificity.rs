@@ -33,8 +33,11 @@ const VARIATIONS: &[&str] = &[
     // the image, `tests/lane.rs`
     // (`a_container_that_writes_in_its_scratch_path_passes_container_writes`).
     "scratch-writes",
+    // Container behaviours: `tests/hostile_containers.rs` runs the image with them.
+    "sigterm-ignored",
     "sse-comments",
     "sse-content-type-params",
+    "stderr-flood",
 ];
 
 /// A declared secret of the processor, set for it and for the lane: the

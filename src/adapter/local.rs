@@ -143,14 +143,15 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-/// This process's pid namespace, e.g. `pid:[4026531836]`.
-fn pid_namespace() -> String {
+/// This process's pid namespace, e.g. `pid:[4026531836]`: pids compare
+/// only within one.
+pub fn pid_namespace() -> String {
     std::fs::read_link("/proc/self/ns/pid")
         .map_or_else(|_| "unknown".to_owned(), |p| p.display().to_string())
 }
 
 /// Whether `pid` names a live process of this pid namespace.
-fn alive(pid: u32) -> bool {
+pub fn alive(pid: u32) -> bool {
     // Without /proc nothing can be told: never sweep.
     if !std::path::Path::new("/proc/self").exists() {
         return true;
@@ -265,6 +266,20 @@ pub(crate) async fn start(spec: &LocalSpec, deadline: Instant) -> Result<Endpoin
             {
                 Ok(Ok(host_port)) => host_port,
                 Ok(Err(e)) => {
+                    // A processor that exits at once publishes no port: that
+                    // is its health, not the engine's.
+                    if let Some(code) = exit_code(&docker, &id).await {
+                        let tail = guard.stderr_tail().await.unwrap_or_default();
+                        return Err(AdapterError::Health {
+                            url: format!("container {}", short(&id)),
+                            attempts: 0,
+                            elapsed_ms: 0,
+                            last: format!(
+                                "the container exited with code {code} before it answered /healthz; stderr: {}",
+                                theory_contract::text::tail(tail.trim(), 512)
+                            ),
+                        });
+                    }
                     return Err(failed(format!(
                         "port {port} not published: {}",
                         net::chain(&e)
@@ -404,6 +419,40 @@ pub async fn sweep(budget: Duration) -> Result<Sweep, AdapterError> {
         };
     tracing::info!(event = "adapter.container.sweep", removed = removed.len());
     Ok(Sweep { removed })
+}
+
+/// Removes every container of the run `run_id` (an interrupted run's own
+/// clean-up, racing the watchdog; whichever is first does it).
+pub async fn remove_run(run_id: &str, budget: Duration) -> Result<usize, AdapterError> {
+    let deadline = Instant::now() + budget;
+    let docker = engine(deadline).await?;
+    let mine = |labels: &HashMap<String, String>| {
+        labels.get(RUN_LABEL).map(String::as_str) == Some(run_id)
+    };
+    match tokio::time::timeout_at(deadline, remove_labelled(&docker, RUN_LABEL, mine)).await {
+        Ok(Ok(removed)) => Ok(removed.len()),
+        Ok(Err(e)) => Err(AdapterError::Engine {
+            host: engine_host(),
+            detail: net::chain(&e),
+        }),
+        Err(_) => Err(AdapterError::Engine {
+            host: engine_host(),
+            detail: "removal did not finish within the budget".to_owned(),
+        }),
+    }
+}
+
+/// The exit code of a container that is no longer running, if it is not.
+async fn exit_code(docker: &Docker, id: &str) -> Option<i64> {
+    let inspect = tokio::time::timeout(ENGINE_STEP, docker.inspect_container(id, None))
+        .await
+        .ok()?
+        .ok()?;
+    let state = inspect.state?;
+    if state.running == Some(true) {
+        return None;
+    }
+    state.exit_code
 }
 
 /// The digest the engine reports for the container's image in `repo`.

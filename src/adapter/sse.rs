@@ -8,6 +8,30 @@
 //!
 //! **Invariant:** never holds more than `max` bytes of an event at once.
 
+/// The events of a whole stream fed in chunks cut at `cuts` (byte offsets,
+/// any order, out-of-range ones ignored), as `(name, data)`; `Err` when an
+/// event or line goes over `max`. The public seam of the parser, for the
+/// fuzz target: the events never depend on where the chunks are cut.
+pub fn parse_stream(
+    bytes: &[u8],
+    cuts: &[usize],
+    max: usize,
+) -> Result<Vec<(String, Vec<u8>)>, usize> {
+    let mut cuts: Vec<usize> = cuts.iter().copied().filter(|c| *c <= bytes.len()).collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut parser = Parser::new(max);
+    let mut events = Vec::new();
+    let mut from = 0;
+    for cut in cuts.into_iter().chain([bytes.len()]) {
+        parser
+            .push(&bytes[from..cut], &mut events)
+            .map_err(|TooLarge(n)| n)?;
+        from = cut;
+    }
+    Ok(events.into_iter().map(|e| (e.name, e.data)).collect())
+}
+
 /// One dispatched event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Event {

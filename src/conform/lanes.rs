@@ -192,6 +192,11 @@ impl Lanes {
         Self::parse(EMBEDDED_LANES, EMBEDDED_LANES_NAME, &SuiteSource::Embedded)
     }
 
+    /// Lanes text whose suites are the embedded ones (the fuzz target's seam).
+    pub fn parse_with_embedded_suites(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        Self::parse(text, origin, &SuiteSource::Embedded)
+    }
+
     /// A lanes file; its suites come from its `suites_dir`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let origin = path.display().to_string();

@@ -27,6 +27,7 @@ mod prepare;
 mod select;
 mod stats;
 mod trial;
+mod workdir;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
@@ -132,6 +133,7 @@ pub fn run(options: LaneOptions) -> Exit {
     if exit == Exit::Success {
         let _ = std::fs::remove_dir_all(mount.as_str());
     } else {
+        workdir::keep(&mount);
         tracing::info!(event = "conform.kept", folder = %mount, message = "the run's prefixes are kept for inspection");
     }
     exit
@@ -209,6 +211,19 @@ fn plan(options: &LaneOptions, prepared: Prepared) -> Result<Planned, Exit> {
         }
         let _ = stdout.flush();
     }
+    // The run's folder: what a killed run left goes first, then this one's
+    // is claimed, and an interrupt removes it.
+    if let Some(work_dir) = Path::new(prepared.mount.as_str()).parent() {
+        let removed = workdir::sweep(work_dir);
+        if removed > 0 {
+            tracing::info!(event = "conform.sweep.folders", removed);
+        }
+    }
+    if let Err(e) = workdir::claim(&prepared.mount) {
+        tracing::error!(event = "error.work_dir", folder = %prepared.mount, message = %e);
+        return Err(Exit::Usage);
+    }
+    workdir::clean_up_on_interrupt(&prepared.mount, &prepared.run_id);
     let needs_engine = prepared
         .plan
         .trials

@@ -113,13 +113,7 @@ pub(super) fn prepare(options: &LaneOptions) -> Result<Prepared, String> {
         (None, Some(last)) => Seed(last.seed()?),
         (None, None) => Seed::from_os(),
     };
-    let run_id = format!(
-        "conform-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis())
-    );
+    let run_id = super::workdir::run_id();
     let work_dir = if options.work_dir.is_absolute() {
         options.work_dir.clone()
     } else {
