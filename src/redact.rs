@@ -12,7 +12,7 @@
 use std::sync::{Mutex, PoisonError};
 
 /// What a redacted value is replaced with.
-pub const MASK: &str = "[redacted]";
+pub const MASK: &str = theory_contract::SECRET_MASK;
 
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 

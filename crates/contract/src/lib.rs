@@ -31,7 +31,7 @@ pub use envelope::{
 pub use fingerprint::{EnvFingerprint, FingerprintError, HOST_KEYS};
 pub use prefix::{PLACEHOLDER, PrefixError, WritePrefix, is_normal_path};
 pub use rules::{Rule, Scope, Violation};
-pub use validate::{Expect, MESSAGE_MAX, RESERVED_FOLDER, SECRET_MIN, check_envelope};
+pub use validate::{Expect, MESSAGE_MAX, RESERVED_FOLDER, SECRET_MASK, SECRET_MIN, check_envelope};
 pub use wire::{
     CLOSE_INVALID_PAYLOAD, CLOSE_NORMAL, CLOSE_PROTOCOL_ERROR, Frame, FrameKind, Payload,
     RequestError, Role, RunOpen, RunRequest, SUBPROTOCOL, ShapeError, decode,

@@ -15,9 +15,9 @@
 //! corpus: real traces of every runtime named here, which must match, and
 //! harmless messages (a path, a line number in prose) which must not.
 //!
-//! **Invariant:** pure and allocation-free; only a message's first
-//! `2 * MESSAGE_MAX` bytes are searched, so a hostile message costs
-//! bounded time.
+//! **Invariant:** pure; a match costs time linear in the text for a
+//! pattern, and only a message's first `2 * MESSAGE_MAX` bytes are
+//! searched, so a hostile message costs bounded time.
 
 /// One runtime's trace line.
 #[derive(Clone, Copy, Debug)]
@@ -64,25 +64,60 @@ pub fn find(message: &str) -> Option<&'static Signature> {
     })
 }
 
-/// Whether `text` as a whole has the shape `pattern`.
-pub fn matches(pattern: &str, text: &str) -> bool {
-    glob(pattern.as_bytes(), text.as_bytes())
+/// One token of a pattern.
+#[derive(Clone, Copy)]
+enum Token {
+    Any,
+    Word,
+    Digits,
+    Byte(u8),
 }
 
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern {
-        [] => text.is_empty(),
-        [b'*', rest @ ..] => (0..=text.len()).any(|at| glob(rest, &text[at..])),
-        _ if pattern.starts_with(b"<w>") => {
-            let run = text.iter().take_while(|b| !b.is_ascii_whitespace()).count();
-            (1..=run).any(|len| glob(&pattern[3..], &text[len..]))
+/// Whether `text` as a whole has the shape `pattern`.
+///
+/// A dynamic program over (token, position), one column at a time: time
+/// proportional to the pattern's tokens times the text's bytes, whatever
+/// the text, and memory to the tokens.
+pub fn matches(pattern: &str, text: &str) -> bool {
+    let mut tokens = Vec::new();
+    let mut rest = pattern.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        if let Some(after) = rest.strip_prefix(b"<w>") {
+            tokens.push(Token::Word);
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix(b"<n>") {
+            tokens.push(Token::Digits);
+            rest = after;
+        } else {
+            tokens.push(if first == b'*' {
+                Token::Any
+            } else {
+                Token::Byte(first)
+            });
+            rest = tail;
         }
-        _ if pattern.starts_with(b"<n>") => {
-            let run = text.iter().take_while(|b| b.is_ascii_digit()).count();
-            (1..=run).any(|len| glob(&pattern[3..], &text[len..]))
-        }
-        [first, rest @ ..] => text.first() == Some(first) && glob(rest, &text[1..]),
     }
+    let text = text.as_bytes();
+    let width = tokens.len() + 1;
+    // `next[i]`: tokens i.. match text[j + 1..]; `here[i]`: they match text[j..].
+    let mut next = vec![false; width];
+    let mut here = vec![false; width];
+    for j in (0..=text.len()).rev() {
+        let byte = text.get(j).copied();
+        here[width - 1] = byte.is_none();
+        for i in (0..tokens.len()).rev() {
+            here[i] = match (tokens[i], byte) {
+                (Token::Any, None) => here[i + 1],
+                (Token::Any, Some(_)) => here[i + 1] || next[i],
+                (Token::Word, Some(b)) if !b.is_ascii_whitespace() => next[i + 1] || next[i],
+                (Token::Digits, Some(b)) if b.is_ascii_digit() => next[i + 1] || next[i],
+                (Token::Byte(want), Some(b)) => want == b && next[i + 1],
+                (Token::Word | Token::Digits | Token::Byte(_), _) => false,
+            };
+        }
+        std::mem::swap(&mut here, &mut next);
+    }
+    next[0]
 }
 
 #[cfg(test)]

@@ -45,9 +45,25 @@ pub struct Expect<'a> {
 pub fn check_envelope(doc: &Json, expect: &Expect<'_>) -> Vec<Violation> {
     let mut out = Vec::new();
     check(doc, expect, &mut out);
+    // A message may quote the processor's value (a malformed fingerprint,
+    // a path): never a secret's.
+    for violation in &mut out {
+        for secret in expect
+            .secret_values
+            .iter()
+            .filter(|s| s.len() >= SECRET_MIN)
+        {
+            if violation.message.contains(secret.as_str()) {
+                violation.message = violation.message.replace(secret.as_str(), SECRET_MASK);
+            }
+        }
+    }
     Violation::sort(&mut out);
     out
 }
+
+/// What replaces a secret's value in a violation's message.
+pub const SECRET_MASK: &str = "[redacted]";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Status {

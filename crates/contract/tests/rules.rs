@@ -902,3 +902,32 @@ fn error_code_parse_knows_exactly_the_nine_codes() {
     let distinct: BTreeSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     assert_eq!(distinct.len(), ErrorCode::ALL.len());
 }
+
+/// Found by the `envelope` fuzz target: a malformed fingerprint's message
+/// quoted its value, and with it a secret's.
+#[test]
+fn no_violation_message_quotes_a_secret() {
+    let doc = canon::parse(
+        br#"{"status":"success","execution_id":"exec-1","index_path":"/envelope.unknown_fielc-1/outputs.json","meta":{"env_fingerprint":"cpu:1;memor*******fuzz-secret*******y:2Gi"}}"#,
+    )
+    .unwrap();
+    let secrets = ["fuzz-secret".to_owned()];
+    let violations = check_envelope(
+        &doc,
+        &Expect {
+            execution_id: Some(EXECUTION_ID),
+            prefix: None,
+            host_values: &[],
+            secret_values: &secrets,
+        },
+    );
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.rule == Rule::FingerprintMalformed && v.message.contains("[redacted]")),
+        "{violations:?}"
+    );
+    for violation in &violations {
+        assert!(!violation.message.contains("fuzz-secret"), "{violation:?}");
+    }
+}

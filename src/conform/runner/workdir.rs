@@ -5,9 +5,10 @@
 //!   that owns the folder (and labels its containers).
 //! - A passing run removes its folder; a failing one marks it kept, for
 //!   inspection.
-//! - SIGINT or SIGTERM: the run removes its containers and its folder, then
+//! - SIGINT or SIGTERM: the run removes its folder and its containers, then
 //!   ends as the signal would (testcontainers' watchdog races it for the
-//!   containers; whichever is first does it).
+//!   containers and may end the process first: a folder that race leaves,
+//!   or that a still-running trial re-created, the next start sweeps).
 //! - At start, [`sweep`] removes the run folders of dead owners of this pid
 //!   namespace that are not marked kept: what a SIGKILL left, or what the
 //!   engine re-created for a container started as its run died.
@@ -103,14 +104,17 @@ pub(super) fn clean_up_on_interrupt(mount: &WritePrefix, run_id: &str) {
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
             tracing::warn!(event = "conform.interrupted", signal, folder = %mount);
+            // The folder first (testcontainers' watchdog may end the process
+            // as soon as it has removed the containers), the containers,
+            // then the folder again: trials still running may have
+            // re-created it. What a lost race leaves, the next start sweeps.
+            let _ = std::fs::remove_dir_all(mount.as_str());
             if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
             {
                 let _ = runtime.block_on(adapter::remove_run(&run_id, INTERRUPT_BUDGET));
             }
-            // Last, right before the end: trials still running would
-            // re-create what an earlier removal took.
             let _ = std::fs::remove_dir_all(mount.as_str());
             let _ = signal_hook::low_level::emulate_default_handler(signal);
         }
