@@ -8,8 +8,12 @@ use theory_conform::adapter::parse_event_stream;
 /// A small cap, so the fuzzer reaches it.
 const MAX: usize = 64;
 
-fuzz_target!(|input: (Vec<u8>, Vec<u8>)| {
-    let (bytes, cut_bytes) = input;
+fuzz_target!(|input: (bool, Vec<u8>, Vec<u8>)| {
+    let (bom, mut bytes, cut_bytes) = input;
+    // A leading byte-order mark, which a cut may split.
+    if bom {
+        bytes.splice(0..0, *b"\xEF\xBB\xBF");
+    }
     let cuts: Vec<usize> = cut_bytes.iter().map(|c| usize::from(*c)).collect();
     let whole = parse_event_stream(&bytes, &[], MAX);
     let cut = parse_event_stream(&bytes, &cuts, MAX);
