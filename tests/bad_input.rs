@@ -115,7 +115,14 @@ impl Row {
             std::fs::write(&path, bytes).expect("write row file");
         }
         let goldens = snapshot(&fixture("golden"));
-        let mut cli = Cli::new(self.args.iter().map(|a| fill(a)))
+        let mut args: Vec<String> = self.args.iter().map(|a| fill(a)).collect();
+        // A run row without its own prefix writes under the row's folder,
+        // not the default `/tmp/{execution_id}/`.
+        if args.first().is_some_and(|a| a == "run") && !args.iter().any(|a| a == "--write-prefix") {
+            args.push("--write-prefix".to_owned());
+            args.push(format!("{}/{{execution_id}}/", dir.path().display()));
+        }
+        let mut cli = Cli::new(args)
             .env("CI", "true")
             .env(
                 "THEORY_GOLDEN_DIR",
