@@ -387,8 +387,6 @@ pub const SWEEP_BUDGET: Duration = Duration::from_secs(15);
 /// Removes the containers whose owner (a harness process of this pid
 /// namespace) is dead. Run once at the start of a run.
 pub async fn sweep(budget: Duration) -> Result<Sweep, AdapterError> {
-    let deadline = Instant::now() + budget;
-    let docker = engine(deadline).await?;
     let namespace = pid_namespace();
     let doomed = |labels: &HashMap<String, String>| {
         labels.get(OWNER_NS_LABEL) == Some(&namespace)
@@ -397,26 +395,7 @@ pub async fn sweep(budget: Duration) -> Result<Sweep, AdapterError> {
                 .and_then(|pid| pid.parse::<u32>().ok())
                 .is_some_and(|pid| !alive(pid))
     };
-    let removed =
-        match tokio::time::timeout_at(deadline, remove_labelled(&docker, OWNER_PID_LABEL, doomed))
-            .await
-        {
-            Ok(Ok(removed)) => removed,
-            Ok(Err(e)) => {
-                let host = engine_host();
-                return Err(AdapterError::Engine {
-                    host,
-                    detail: net::chain(&e),
-                });
-            }
-            Err(_) => {
-                let host = engine_host();
-                return Err(AdapterError::Engine {
-                    host,
-                    detail: "sweep did not finish within the budget".to_owned(),
-                });
-            }
-        };
+    let removed = remove_within(budget, OWNER_PID_LABEL, doomed).await?;
     tracing::info!(event = "adapter.container.sweep", removed = removed.len());
     Ok(Sweep { removed })
 }
@@ -424,21 +403,30 @@ pub async fn sweep(budget: Duration) -> Result<Sweep, AdapterError> {
 /// Removes every container of the run `run_id` (an interrupted run's own
 /// clean-up, racing the watchdog; whichever is first does it).
 pub async fn remove_run(run_id: &str, budget: Duration) -> Result<usize, AdapterError> {
-    let deadline = Instant::now() + budget;
-    let docker = engine(deadline).await?;
     let mine = |labels: &HashMap<String, String>| {
         labels.get(RUN_LABEL).map(String::as_str) == Some(run_id)
     };
-    match tokio::time::timeout_at(deadline, remove_labelled(&docker, RUN_LABEL, mine)).await {
-        Ok(Ok(removed)) => Ok(removed.len()),
-        Ok(Err(e)) => Err(AdapterError::Engine {
-            host: engine_host(),
-            detail: net::chain(&e),
-        }),
-        Err(_) => Err(AdapterError::Engine {
-            host: engine_host(),
-            detail: "removal did not finish within the budget".to_owned(),
-        }),
+    Ok(remove_within(budget, RUN_LABEL, mine).await?.len())
+}
+
+/// [`remove_labelled`] on a fresh engine client, all of it within `budget`.
+async fn remove_within(
+    budget: Duration,
+    label: &str,
+    doomed: impl Fn(&HashMap<String, String>) -> bool,
+) -> Result<Vec<String>, AdapterError> {
+    let deadline = Instant::now() + budget;
+    let docker = engine(deadline).await?;
+    let failed = |detail: String| AdapterError::Engine {
+        host: engine_host(),
+        detail,
+    };
+    match tokio::time::timeout_at(deadline, remove_labelled(&docker, label, doomed)).await {
+        Ok(Ok(removed)) => Ok(removed),
+        Ok(Err(e)) => Err(failed(net::chain(&e))),
+        Err(_) => Err(failed(
+            "removal did not finish within the budget".to_owned(),
+        )),
     }
 }
 

@@ -281,28 +281,18 @@ impl Lanes {
             let evidence = match lane.evidence {
                 None => None,
                 Some(mut evidence) => {
-                    for via in &evidence.transports {
-                        if !transports.contains(via) {
-                            return Err(at(
+                    let outside = |what: &str, of: &str, stray: Option<&str>| {
+                        stray.map_or(Ok(()), |item| {
+                            Err(at(
                                 "evidence",
-                                format!(
-                                    "evidence.transports: {} is not a transport of the lane",
-                                    via.as_str()
-                                ),
-                            ));
-                        }
-                    }
-                    for target in &evidence.targets {
-                        if !targets.contains(target) {
-                            return Err(at(
-                                "evidence",
-                                format!(
-                                    "evidence.targets: {} is not a target of the lane",
-                                    target.as_str()
-                                ),
-                            ));
-                        }
-                    }
+                                format!("evidence.{what}: {item} is not a {of} of the lane"),
+                            ))
+                        })
+                    };
+                    let stray_via = evidence.transports.iter().find(|v| !transports.contains(v));
+                    outside("transports", "transport", stray_via.map(|v| v.as_str()))?;
+                    let stray_target = evidence.targets.iter().find(|t| !targets.contains(t));
+                    outside("targets", "target", stray_target.map(|t| t.as_str()))?;
                     evidence.fixtures.sort();
                     evidence.fixtures.dedup();
                     evidence.transports.sort();
