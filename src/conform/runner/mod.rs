@@ -130,12 +130,7 @@ pub fn run(options: LaneOptions) -> Exit {
     };
     let exit = settle(&options, &lane, &source, &ran);
     drop(runtime);
-    if exit == Exit::Success {
-        let _ = std::fs::remove_dir_all(mount.as_str());
-    } else {
-        workdir::keep(&mount);
-        tracing::info!(event = "conform.kept", folder = %mount, message = "the run's prefixes are kept for inspection");
-    }
+    workdir::release(&mount, exit == Exit::Success);
     exit
 }
 

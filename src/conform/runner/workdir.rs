@@ -6,7 +6,8 @@
 //! - A passing run removes its folder; a failing one marks it kept, for
 //!   inspection.
 //! - SIGINT or SIGTERM: the run removes its folder and its containers, then
-//!   ends as the signal would (testcontainers' watchdog races it for the
+//!   ends as the signal would; it never marks the folder kept, though its
+//!   trials fail as their containers go (testcontainers' watchdog races it for the
 //!   containers and may end the process first: a folder that race leaves,
 //!   or that a still-running trial re-created, the next start sweeps).
 //! - At start, [`sweep`] removes the run folders of dead owners of this pid
@@ -17,6 +18,7 @@
 //! this pid namespace naming a dead process, and never a kept one.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use theory_contract::WritePrefix;
@@ -27,6 +29,8 @@ use crate::adapter;
 pub(super) const KEPT_FILE: &str = ".theory-kept";
 /// How long an interrupted run spends removing its containers.
 const INTERRUPT_BUDGET: Duration = Duration::from_secs(10);
+/// Set once SIGINT or SIGTERM arrived: the run's folder is the handler's.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// This run's id: `conform-<pid namespace inode>-<pid>-<ms since epoch>`.
 pub(super) fn run_id() -> String {
@@ -58,9 +62,32 @@ pub(super) fn claim(mount: &WritePrefix) -> std::io::Result<()> {
     std::fs::create_dir_all(mount.as_str())
 }
 
-/// Marks the folder kept: no sweep removes it.
-pub(super) fn keep(mount: &WritePrefix) {
-    let _ = std::fs::write(Path::new(mount.as_str()).join(KEPT_FILE), b"");
+/// Ends the run's folder: a passing run removes it, a failing one marks it
+/// kept (no sweep removes it). An interrupted run does neither: its trials
+/// failed because the handler removed their containers, so this waits for
+/// the handler to end the process, then removes the folder itself should
+/// the handler not have.
+pub(super) fn release(mount: &WritePrefix, passed: bool) {
+    release_after(
+        mount,
+        passed,
+        INTERRUPTED.load(Ordering::SeqCst),
+        INTERRUPT_BUDGET * 2,
+    );
+}
+
+/// [`release`], told whether the run was interrupted and how long the
+/// handler may take.
+fn release_after(mount: &WritePrefix, passed: bool, interrupted: bool, handler: Duration) {
+    if interrupted {
+        std::thread::sleep(handler);
+        let _ = std::fs::remove_dir_all(mount.as_str());
+    } else if passed {
+        let _ = std::fs::remove_dir_all(mount.as_str());
+    } else {
+        let _ = std::fs::write(Path::new(mount.as_str()).join(KEPT_FILE), b"");
+        tracing::info!(event = "conform.kept", folder = %mount, message = "the run's prefixes are kept for inspection");
+    }
 }
 
 /// Removes the run folders of `work_dir` whose owner is a dead process of
@@ -103,6 +130,7 @@ pub(super) fn clean_up_on_interrupt(mount: &WritePrefix, run_id: &str) {
     let (mount, run_id) = (mount.clone(), run_id.to_owned());
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
+            INTERRUPTED.store(true, Ordering::SeqCst);
             tracing::warn!(event = "conform.interrupted", signal, folder = %mount);
             // The folder first (testcontainers' watchdog may end the process
             // as soon as it has removed the containers), the containers,
@@ -159,6 +187,32 @@ mod tests {
         let mount = WritePrefix::parse(&format!("{}/{}/", work.display(), run_id())).unwrap();
         claim(&mount).unwrap();
         assert_eq!(sweep(&work), 0);
+        let _ = std::fs::remove_dir_all(&work);
+    }
+
+    #[test]
+    fn an_interrupted_run_never_keeps_its_folder() {
+        let work = crate::environment::Environment::process()
+            .temp_dir()
+            .join(format!("theory-release-test-{}", std::process::id()));
+        let mount = |name: &str| {
+            let path = work.join(name);
+            std::fs::create_dir_all(&path).unwrap();
+            (
+                WritePrefix::parse(&format!("{}/", path.display())).unwrap(),
+                path,
+            )
+        };
+        let (failed, failed_path) = mount("failed");
+        release_after(&failed, false, false, Duration::ZERO);
+        assert!(failed_path.join(KEPT_FILE).exists());
+        let (passed, passed_path) = mount("passed");
+        release_after(&passed, true, false, Duration::ZERO);
+        assert!(!passed_path.exists());
+        // Failed because the handler removed its containers: not kept.
+        let (interrupted, interrupted_path) = mount("interrupted");
+        release_after(&interrupted, false, true, Duration::ZERO);
+        assert!(!interrupted_path.exists());
         let _ = std::fs::remove_dir_all(&work);
     }
 
