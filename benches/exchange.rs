@@ -19,7 +19,7 @@ use theory_conform::conform::golden::{self, Header, Store};
 use theory_conform::conform::report::{self, Disposition, Event, Record, RunInfo};
 use theory_conform::conform::verdict::Verdict;
 use theory_conform::plan::{Environment, Inputs, Request, plan};
-use theory_conform::vocab::{TargetKind, Transport};
+use theory_conform::vocab::{ArtifactSource, TargetKind, Transport};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
@@ -153,6 +153,7 @@ fn main() {
                 adapter: Some(TargetKind::Url),
                 url: Some(format!("http://{addr}/")),
                 ca_file: None,
+                artifacts: Some(ArtifactSource::Shared),
                 transport,
                 mode: "mock".to_owned(),
                 write_prefix: prefix_template,

@@ -218,6 +218,11 @@ pub struct RunArgs {
     /// A PEM CA file for a TLS endpoint with a private CA.
     #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
+    /// Where the target's artifacts are read from: `shared` (the prefix is
+    /// this machine's) or `none`; default the registry entry's declaration,
+    /// else `shared` for local and `none` for url and modal.
+    #[arg(long, value_enum, value_name = "SOURCE")]
+    artifacts: Option<crate::vocab::ArtifactSource>,
     /// How to talk to it.
     #[arg(long, default_value = "ws", value_parser = ["ws", "http", "sse"])]
     transport: String,
@@ -529,6 +534,7 @@ fn run_command(args: RunArgs) -> Exit {
         adapter: args.adapter,
         url: args.url,
         ca_file: args.ca_file,
+        artifacts: args.artifacts,
         transport,
         mode: args.mode,
         write_prefix: args.write_prefix,

@@ -17,14 +17,16 @@
 
 use std::time::{Duration, Instant};
 
+use theory_contract::canon::{self, Json};
+use theory_contract::text;
 use theory_contract::{
     Digest, EnvFingerprint, Envelope, ErrorCode, Expect, Meta, Payload, RunRequest,
     STDERR_TAIL_MAX, Violation, WritePrefix, check_envelope,
 };
-use theory_contract::{canon, text};
 
 use crate::adapter::{self, Endpoint, Exchange, HealthBudget, Limits, Target, Transport};
 use crate::registry::ProcessorRef;
+use crate::vocab::ArtifactSource;
 
 /// Attempts of one call at most (the first and two retries).
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -89,6 +91,9 @@ pub struct Plan {
     pub host_values: Vec<String>,
     /// Message and frame caps.
     pub limits: Limits,
+    /// Where the target's artifacts are read from: the disk rules are
+    /// judged only where the prefix is this machine's.
+    pub artifacts: ArtifactSource,
 }
 
 impl Plan {
@@ -143,6 +148,11 @@ pub struct Outcome {
     pub canonical: Vec<u8>,
     /// How many times the call was sent.
     pub attempts: u32,
+    /// The processor's own answer, when it gave one that is JSON (even if
+    /// the orchestrator replaced it): what comparisons look at
+    /// (CONTRACT.md §12), so they never compare envelopes the orchestrator
+    /// wrote.
+    pub answer: Option<Json>,
 }
 
 /// Runs `plan` and returns exactly one envelope: resolves its target,
@@ -153,11 +163,11 @@ pub async fn run(plan: &Plan) -> Outcome {
     let _entered = span.enter();
     plan.log();
     let started = Instant::now();
-    let (envelope, attempts) = match connect(plan).await {
+    let (judged, attempts) = match connect(plan).await {
         Ok(endpoint) => attempt(plan, &endpoint).await,
-        Err(envelope) => (envelope, 0),
+        Err(envelope) => ((envelope, None), 0),
     };
-    settle(plan, envelope, attempts, started)
+    settle(plan, judged, attempts, started)
 }
 
 /// Runs `plan` on an endpoint that is already resolved and healthy (the
@@ -170,8 +180,8 @@ pub async fn run_on(plan: &Plan, endpoint: &Endpoint) -> Outcome {
     let _entered = span.enter();
     plan.log();
     let started = Instant::now();
-    let (envelope, attempts) = attempt(plan, endpoint).await;
-    settle(plan, envelope, attempts, started)
+    let (judged, attempts) = attempt(plan, endpoint).await;
+    settle(plan, judged, attempts, started)
 }
 
 /// Checks the secrets, resolves the target and waits for health; an error
@@ -209,7 +219,7 @@ pub async fn connect(plan: &Plan) -> Result<Endpoint, Envelope> {
     Ok(endpoint)
 }
 
-fn settle(plan: &Plan, envelope: Envelope, attempts: u32, started: Instant) -> Outcome {
+fn settle(plan: &Plan, (envelope, answer): Judged, attempts: u32, started: Instant) -> Outcome {
     let canonical = envelope.to_canonical();
     persist(&plan.prefix, &canonical);
     match &envelope {
@@ -232,10 +242,14 @@ fn settle(plan: &Plan, envelope: Envelope, attempts: u32, started: Instant) -> O
         envelope,
         canonical,
         attempts,
+        answer,
     }
 }
 
-async fn attempt(plan: &Plan, endpoint: &Endpoint) -> (Envelope, u32) {
+/// The final envelope and the processor's own answer, when it gave one.
+type Judged = (Envelope, Option<Json>);
+
+async fn attempt(plan: &Plan, endpoint: &Endpoint) -> (Judged, u32) {
     let deadline = Instant::now() + plan.run_timeout;
     let mut attempts = 0;
     let exchange = loop {
@@ -274,17 +288,19 @@ async fn attempt(plan: &Plan, endpoint: &Endpoint) -> (Envelope, u32) {
 
 /// Turns an exchange into the final envelope: the processor's, when it
 /// honours the contract and its digest is the expected one; an error
-/// envelope naming the breach otherwise.
-async fn judge(plan: &Plan, endpoint: &Endpoint, exchange: Exchange) -> Envelope {
-    let answer = match exchange.outcome {
+/// envelope naming the breach otherwise. Beside it, the processor's answer
+/// when it was JSON.
+async fn judge(plan: &Plan, endpoint: &Endpoint, exchange: Exchange) -> Judged {
+    let answer = match &exchange.outcome {
         Ok(answer) => answer,
         Err(e) => {
-            return own_error(
+            let envelope = own_error(
                 plan,
                 e.code(),
                 e.envelope_message(),
                 endpoint.stderr_tail().await,
             );
+            return (envelope, None);
         }
     };
     let Some(doc) = answer
@@ -296,15 +312,28 @@ async fn judge(plan: &Plan, endpoint: &Endpoint, exchange: Exchange) -> Envelope
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        return own_error(
+        let envelope = own_error(
             plan,
             ErrorCode::Internal,
             format!("processor answer is not JSON: {reason}"),
             endpoint.stderr_tail().await,
         );
+        return (envelope, None);
     };
+    let envelope = decide(plan, endpoint, &exchange, answer, &doc).await;
+    (envelope, Some(doc))
+}
+
+/// The final envelope of an answer that is JSON (`doc`).
+async fn decide(
+    plan: &Plan,
+    endpoint: &Endpoint,
+    exchange: &Exchange,
+    answer: &adapter::Answer,
+    doc: &Json,
+) -> Envelope {
     let mut violations = check_envelope(
-        &doc,
+        doc,
         &Expect {
             execution_id: Some(&plan.execution_id),
             prefix: Some(&plan.prefix),
@@ -312,7 +341,9 @@ async fn judge(plan: &Plan, endpoint: &Endpoint, exchange: Exchange) -> Envelope
             secret_values: &[],
         },
     );
-    violations.extend(crate::artifacts::check(&doc, &plan.prefix, &[]));
+    if plan.artifacts == ArtifactSource::Shared {
+        violations.extend(crate::artifacts::check(doc, &plan.prefix, &[]));
+    }
     Violation::sort(&mut violations);
     if let Some(first) = violations.first() {
         for violation in &violations {

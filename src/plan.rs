@@ -13,7 +13,7 @@ use crate::adapter::{HealthBudget, Limits, LocalSpec, ModalSpec, Target, UrlSpec
 use crate::input::Source;
 use crate::orchestrator::{Plan, TargetSource};
 use crate::registry::{Entry, ImageRef, ProcessorRef, Registry, TagPolicy};
-use crate::vocab::Transport;
+use crate::vocab::{ArtifactSource, Transport};
 
 pub use crate::vocab::TargetKind;
 
@@ -59,6 +59,8 @@ pub struct Request {
     pub url: Option<String>,
     /// `--ca-file`.
     pub ca_file: Option<PathBuf>,
+    /// `--artifacts`.
+    pub artifacts: Option<ArtifactSource>,
     /// `--transport`.
     pub transport: Transport,
     /// `--mode`.
@@ -184,6 +186,9 @@ pub fn plan(req: &Request, env: &Environment) -> Result<Plan, String> {
         secrets,
         host_values: host_name().into_iter().collect(),
         limits: Limits::default(),
+        artifacts: req.artifacts.unwrap_or_else(|| {
+            entry.map_or(ArtifactSource::default_for(kind), |e| e.artifacts(kind))
+        }),
     })
 }
 

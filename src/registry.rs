@@ -19,7 +19,7 @@ use url::Url;
 use crate::config_file::ConfigError;
 pub use crate::image::{ImageRef, Pin};
 pub use crate::vocab::DEFAULT_PORT;
-use crate::vocab::Transport;
+use crate::vocab::{ArtifactSource, TargetKind, Transport};
 pub use document::{Document, DocumentEntry, DocumentModal, duration_text};
 
 mod document;
@@ -131,6 +131,19 @@ pub struct Entry {
     /// Absolute paths a local container may change outside the prefix's
     /// mount (`docker diff`), each with everything below it. Default `[/tmp]`.
     pub scratch: Vec<String>,
+    /// Where each target's artifacts are read from, as declared (targets
+    /// not named take [`ArtifactSource::default_for`]).
+    pub artifacts: BTreeMap<TargetKind, ArtifactSource>,
+}
+
+impl Entry {
+    /// Where `target`'s artifacts are read from (CONTRACT.md §7).
+    pub fn artifacts(&self, target: TargetKind) -> ArtifactSource {
+        self.artifacts
+            .get(&target)
+            .copied()
+            .unwrap_or(ArtifactSource::default_for(target))
+    }
 }
 
 /// A processor's inputs, from `<fixtures>/{valid,invalid,crash}/*.json`.
@@ -368,6 +381,22 @@ fn resolve_entry(raw: DocumentEntry, base: &Path, policy: TagPolicy) -> Result<E
             paths.clone()
         }
     };
+    let mut artifacts = BTreeMap::new();
+    for (target, source) in &raw.artifacts {
+        let kind = TargetKind::from_name(target).ok_or_else(|| {
+            (
+                vec!["artifacts:".to_owned(), format!("{target}:")],
+                format!("artifacts: {target:?} is not local, url or modal"),
+            )
+        })?;
+        let source = ArtifactSource::from_name(source).ok_or_else(|| {
+            (
+                vec!["artifacts:".to_owned(), format!("{target}:")],
+                format!("artifacts: {target}: {source:?} is not shared or none"),
+            )
+        })?;
+        artifacts.insert(kind, source);
+    }
     let max_concurrency = raw.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
     if max_concurrency == 0 {
         return Err((
@@ -403,6 +432,7 @@ fn resolve_entry(raw: DocumentEntry, base: &Path, policy: TagPolicy) -> Result<E
         transports,
         fixtures,
         scratch,
+        artifacts,
     })
 }
 

@@ -92,6 +92,53 @@ impl fmt::Display for TargetKind {
     }
 }
 
+/// Where a target's artifacts are read from (CONTRACT.md §7): declared per
+/// registry entry and target, never guessed from a URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+pub enum ArtifactSource {
+    /// The prefix is on this machine: a local container's bind mount, or a
+    /// process that shares this disk.
+    Shared,
+    /// Nowhere the harness can read: the artifact rules are skipped with a
+    /// reason, never judged on a folder the harness made itself.
+    #[value(name = "none")]
+    Nowhere,
+}
+
+impl ArtifactSource {
+    /// Every source.
+    pub const ALL: [Self; 2] = [Self::Shared, Self::Nowhere];
+
+    /// `shared` or `none`, as the registry names it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Shared => "shared",
+            Self::Nowhere => "none",
+        }
+    }
+
+    /// The source named `name`, if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The source of a target whose registry entry declares none: a local
+    /// container's prefix is bind-mounted; a url or Modal target shares
+    /// nothing but the network until its entry says otherwise.
+    pub const fn default_for(target: TargetKind) -> Self {
+        match target {
+            TargetKind::Local => Self::Shared,
+            TargetKind::Url | TargetKind::Modal => Self::Nowhere,
+        }
+    }
+}
+
+impl fmt::Display for ArtifactSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The container port processors listen on unless the registry says otherwise.
 pub const DEFAULT_PORT: u16 = 8000;
 
@@ -108,6 +155,18 @@ mod tests {
             assert_eq!(TargetKind::from_name(k.as_str()), Some(k));
             assert_eq!(k.to_string(), k.as_str());
         }
+        for s in ArtifactSource::ALL {
+            assert_eq!(ArtifactSource::from_name(s.as_str()), Some(s));
+        }
+        assert_eq!(ArtifactSource::from_name("nowhere"), None);
+        assert_eq!(
+            ArtifactSource::default_for(TargetKind::Local),
+            ArtifactSource::Shared
+        );
+        assert_eq!(
+            ArtifactSource::default_for(TargetKind::Url),
+            ArtifactSource::Nowhere
+        );
         assert_eq!(Transport::from_name("WS"), None);
         assert_eq!(TargetKind::from_name("docker"), None);
     }

@@ -14,6 +14,7 @@ use support::processor::{containers_labelled, docker_available, reference_image}
 use theory_conform::adapter::{HealthBudget, Limits, LocalSpec, RUN_LABEL, Target, Transport};
 use theory_conform::orchestrator::{self, Outcome, Plan, TargetSource};
 use theory_conform::registry::ProcessorRef;
+use theory_conform::vocab::ArtifactSource;
 use theory_contract::{Envelope, ErrorCode, WritePrefix};
 
 const HEALTH: Duration = Duration::from_secs(5);
@@ -66,6 +67,7 @@ async fn run(name: &str, env: &[(&str, &str)], prefix_dir: &std::path::Path) -> 
         secrets: Vec::new(),
         host_values: Vec::new(),
         limits: Limits::default(),
+        artifacts: ArtifactSource::Shared,
     };
     (orchestrator::run(&plan).await, run_id)
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use support::processor::{Options, Processor, reference_image};
 use support::registry::DocumentEntry;
 use support::{Cli, Run, fixture};
-use theory_conform::vocab::Transport;
+use theory_conform::vocab::{ArtifactSource, TargetKind, Transport};
 
 /// The reference processor's pinned image and a url: every target of the lane.
 fn registry(dir: &Path, url: &str) -> PathBuf {
@@ -20,6 +20,7 @@ fn registry(dir: &Path, url: &str) -> PathBuf {
         DocumentEntry::default()
             .pinned_image(&reference_image())
             .url(url)
+            .artifacts(TargetKind::Url, ArtifactSource::Shared)
             .run_timeout(Duration::from_secs(20))
             .transports(&Transport::ALL)
             .fixtures(fixture("fixtures/reference-processor/inputs")),

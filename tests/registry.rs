@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use theory_conform::registry::{Pin, ProcessorRef, Registry, TagPolicy};
+use theory_conform::vocab::{ArtifactSource, TargetKind};
 
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -76,17 +77,36 @@ fn a_minimal_url_entry_gets_the_documented_defaults() {
         TagPolicy::RequireDigest,
     )
     .expect("valid");
-    let entry = registry.processors.values().next().expect("entry");
+    let found = registry.processors.values().next().expect("entry");
     assert_eq!(
         (
-            entry.port,
-            entry.health,
-            entry.run_timeout,
-            entry.max_concurrency
+            found.port,
+            found.health,
+            found.run_timeout,
+            found.max_concurrency
         ),
         (8000, Duration::from_secs(12), Duration::from_secs(60), 4)
     );
-    assert!(entry.image.is_none() && entry.fixtures.valid.is_empty());
+    assert!(found.image.is_none() && found.fixtures.valid.is_empty());
+    // Where artifacts are read from: declared, else the target's default.
+    assert_eq!(found.artifacts(TargetKind::Local), ArtifactSource::Shared);
+    assert_eq!(found.artifacts(TargetKind::Url), ArtifactSource::Nowhere);
+    assert_eq!(found.artifacts(TargetKind::Modal), ArtifactSource::Nowhere);
+    let declared = parse(
+        &entry(
+            "    url: http://127.0.0.1:8000/
+    artifacts: {url: shared}
+",
+        ),
+        TagPolicy::RequireDigest,
+    )
+    .expect("valid");
+    let declared = declared.processors.values().next().expect("entry");
+    assert_eq!(declared.artifacts(TargetKind::Url), ArtifactSource::Shared);
+    assert_eq!(
+        declared.artifacts(TargetKind::Modal),
+        ArtifactSource::Nowhere
+    );
 }
 
 #[test]
@@ -173,6 +193,16 @@ fn malformed_registries_name_file_line_and_column() {
             entry("    url: https://e/\n    port: 99999\n"),
             "test.yaml:5:11:",
             "invalid value",
+        ),
+        (
+            entry("    url: https://e/\n    artifacts: {url: s3}\n"),
+            "test.yaml:5:",
+            "\"s3\" is not shared or none",
+        ),
+        (
+            entry("    url: https://e/\n    artifacts: {docker: shared}\n"),
+            "test.yaml:5:",
+            "\"docker\" is not local, url or modal",
         ),
         ("version: 1\nprocessors: [\n".to_owned(), "test.yaml:", ""),
     ];

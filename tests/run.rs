@@ -85,6 +85,9 @@ fn url_run(processor: &Processor, id: &str, dir: &tempfile::TempDir) -> Cli {
     ])
     .arg("--url")
     .arg(processor.http_url().as_str())
+    // The native processor writes to this machine's disk.
+    .arg("--artifacts")
+    .arg("shared")
     .arg("--write-prefix")
     .arg(format!("{}/{{execution_id}}/", dir.path().display()))
 }
@@ -578,6 +581,23 @@ fn an_answer_that_breaks_the_contract_gives_err_internal_naming_the_rule() {
             .contains("envelope.outputs.escapes_prefix"),
         "{}",
         escaped.message()
+    );
+    // Declared nowhere (the default for a url): the disk rules are not
+    // judged on a folder this machine holds, and the answer stands.
+    let undeclared = Cli::new(["run", "--ref", NAME, "--adapter", "url"])
+        .arg("--url")
+        .arg(escaping.http_url().as_str())
+        .arg("--write-prefix")
+        .arg(format!("{}/{{execution_id}}/", dir.path().display()))
+        .arg("--inputs-json")
+        .arg(INPUTS)
+        .run();
+    let envelope: serde_json::Value = serde_json::from_slice(&undeclared.stdout).expect("json");
+    assert_eq!(
+        envelope["status"],
+        "success",
+        "{}",
+        undeclared.stdout_text()
     );
 }
 

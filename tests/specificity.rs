@@ -22,6 +22,7 @@ const DIGEST: &str = "sha256:5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1
 const VARIATIONS: &[&str] = &[
     "chunked-http",
     "credential-names-logged",
+    "error-digest-omitted",
     "error-message-location",
     "escaped-non-ascii",
     "extra-progress",
@@ -168,6 +169,13 @@ fn error_message_location_passes() {
 #[test]
 fn credential_names_logged_passes() {
     check("credential-names-logged");
+}
+
+/// Under `expected_oci`, error envelopes without a digest keep their code
+/// (CONTRACT.md §8): the staging lane still passes.
+#[test]
+fn error_digest_omitted_passes() {
+    check("error-digest-omitted");
 }
 
 #[test]
@@ -415,6 +423,17 @@ fn credential_names_logged_is_on_the_wire() {
     let body = invalid_request_body("credential-names-logged");
     assert!(body.contains(CANARY_NAME), "{body}");
     assert!(!body.contains(CANARY_VALUE), "{body}");
+}
+
+#[test]
+fn error_digest_omitted_is_on_the_wire() {
+    let body = invalid_request_body("error-digest-omitted");
+    assert!(body.contains("ERR_INPUTS"), "{body}");
+    assert!(!body.contains("image_digest"), "{body}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let processor = start("error-digest-omitted");
+    let success = raw_http(processor.addr, "POST", "/run", &run_request(dir.path())).1;
+    assert!(success.contains(DIGEST), "{success}");
 }
 
 #[test]

@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config_file::{ConfigError, VERSION};
-use crate::vocab::Transport;
+use crate::vocab::{ArtifactSource, TargetKind, Transport};
 
 /// A registry file: `version` and the processors by name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +75,10 @@ pub struct DocumentEntry {
     /// `scratch`: paths a local container may write outside the prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scratch: Option<Vec<String>>,
+    /// `artifacts`: where each target's artifacts are read from, by target
+    /// name (`local`, `url`, `modal`): `shared` or `none`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub artifacts: BTreeMap<String, String>,
 }
 
 /// The `modal` section of an entry.
@@ -202,6 +206,13 @@ impl DocumentEntry {
     /// `transports`.
     pub fn transports(mut self, transports: &[Transport]) -> Self {
         self.transports = Some(transports.iter().map(|t| t.as_str().to_owned()).collect());
+        self
+    }
+
+    /// `artifacts`: `target` reads its artifacts from `source`.
+    pub fn artifacts(mut self, target: TargetKind, source: ArtifactSource) -> Self {
+        self.artifacts
+            .insert(target.as_str().to_owned(), source.as_str().to_owned());
         self
     }
 

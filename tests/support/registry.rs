@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use theory_conform::registry::{Document, DocumentEntry};
-use theory_conform::vocab::Transport;
+use theory_conform::vocab::{ArtifactSource, TargetKind, Transport};
 
 use super::fixture;
 use super::lanes::{FINGERPRINT, NAME};
@@ -20,9 +20,13 @@ pub fn reference() -> DocumentEntry {
         .fixtures(fixture("fixtures/reference-processor/inputs"))
 }
 
-/// [`reference`] with a 20 s run budget, as lanes against a remote use.
+/// [`reference`] with a 20 s run budget, as lanes against a remote use;
+/// the remote is a native process on this machine, so its artifacts are
+/// declared `shared`.
 pub fn reference_remote() -> DocumentEntry {
-    reference().run_timeout(Duration::from_secs(20))
+    reference()
+        .run_timeout(Duration::from_secs(20))
+        .artifacts(TargetKind::Url, ArtifactSource::Shared)
 }
 
 /// `doc` written to `dir/registry.yaml`.

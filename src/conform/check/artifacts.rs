@@ -1,18 +1,14 @@
 //! `artifacts`: the disk rules for each valid fixture's outputs.
 
-use super::super::verdict::{Findings, Verdict};
-use super::common::{answered, prefix_reachable, skip_if_unseen, violation_lines};
+use super::super::verdict::Findings;
+use super::common::{answered, skip_if_unseen, unreadable, violation_lines};
 use super::doc::{answer_doc, string_at};
 use super::{Checked, Ctx};
 
 /// Every success envelope's outputs exist, under the prefix, as listed.
 pub(super) async fn check(ctx: &mut Ctx<'_>) -> Checked {
     let (endpoint, transport) = ctx.wire()?;
-    if !prefix_reachable(ctx.spec.target, &endpoint) {
-        return Err(Verdict::skip(
-            "the write prefix of a remote target is not on this machine",
-        ));
-    }
+    unreadable(ctx)?;
     let mut skipped = Vec::new();
     let mut findings = Findings::default();
     for called in answered(ctx, &endpoint, transport, &mut findings).await {

@@ -11,23 +11,26 @@ use theory_contract::{
 
 use super::super::golden;
 use super::super::plan::{Input, ProcessorPlan};
-use super::super::seed::{Ids, RunIds};
+use super::super::seed::RunIds;
 use super::super::verdict::{Findings, Verdict};
 use super::{Ctx, MODE, trace};
 use crate::adapter::{self, Endpoint, Exchange, HealthBudget, Limits, Target, Transport};
 use crate::orchestrator::{Outcome, Plan, TargetSource};
-use crate::vocab::TargetKind;
+use crate::vocab::ArtifactSource;
 
 /// The run budget of one call.
 pub(super) fn run_timeout(ctx: &Ctx<'_>) -> Duration {
     ctx.pp.entry.run_timeout
 }
 
-/// Draws the next ids and creates the prefix folder (as the orchestrator does).
-pub(super) fn next_ids(ids: &mut Ids) -> RunIds {
-    let run = ids.draw_next();
-    // The processor creates the prefix too; a failure here shows in its answer.
-    let _ = std::fs::create_dir_all(run.prefix.as_str());
+/// Draws the next ids; creates the prefix folder when the target's prefix
+/// is this machine's (as the orchestrator's planner does).
+pub(super) fn next_ids(ctx: &mut Ctx<'_>) -> RunIds {
+    let run = ctx.ids.draw_next();
+    if ctx.artifacts() == ArtifactSource::Shared {
+        // The processor creates the prefix too; a failure here shows in its answer.
+        let _ = std::fs::create_dir_all(run.prefix.as_str());
+    }
     run
 }
 
@@ -62,7 +65,7 @@ pub(super) async fn call_each(
 ) -> Vec<Called> {
     let mut called = Vec::with_capacity(ctx.work.inputs.len());
     for input in ctx.work.inputs.clone() {
-        let run = next_ids(&mut ctx.ids);
+        let run = next_ids(ctx);
         let exchange = adapter::call(
             endpoint,
             transport,
@@ -167,6 +170,7 @@ pub(super) fn orchestrator_plan(
         secrets: ctx.secrets.to_vec(),
         host_values: ctx.host_values.to_vec(),
         limits: Limits::default(),
+        artifacts: ctx.pp.entry.artifacts(target.kind()),
     }
 }
 
@@ -204,18 +208,35 @@ pub(super) fn outcome_infrastructure(outcome: &Outcome) -> Option<String> {
     }
 }
 
-/// Whether the write prefix the processor writes under is this machine's.
-pub(super) fn prefix_reachable(target: TargetKind, endpoint: &Endpoint) -> bool {
-    let loopback = match endpoint.base.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    };
-    match target {
-        TargetKind::Local => true,
-        TargetKind::Url | TargetKind::Modal => loopback,
+/// A skip, with its reason, when the trial target's artifacts can be read
+/// from nowhere (its registry entry declares `none`).
+pub(super) fn unreadable(ctx: &Ctx<'_>) -> Result<(), Verdict> {
+    match ctx.artifacts() {
+        ArtifactSource::Shared => Ok(()),
+        ArtifactSource::Nowhere => Err(Verdict::skip(format!(
+            "{} declares no place to read its {} target's artifacts from (registry `artifacts: {{{}: none}}`, the default for a remote): its files cannot be judged",
+            ctx.spec.processor, ctx.spec.target, ctx.spec.target
+        ))),
     }
+}
+
+/// The processor's own answer in an orchestrator outcome; without one,
+/// what the orchestrator wrote instead, as a finding's text: a comparison
+/// of envelopes the orchestrator wrote is never a pass.
+pub(super) fn processor_answer(outcome: &Outcome) -> Result<&Json, String> {
+    outcome
+        .answer
+        .as_ref()
+        .ok_or_else(|| match &outcome.envelope {
+            theory_contract::Envelope::Error(e) => format!(
+                "the processor gave no answer to compare (the orchestrator wrote {}: {})",
+                e.error.code.as_str(),
+                e.error.message
+            ),
+            theory_contract::Envelope::Success(_) => {
+                "the processor gave no answer to compare".to_owned()
+            }
+        })
 }
 
 /// The fixtures of a trial, or one `None` when it takes none.

@@ -12,12 +12,13 @@ use super::super::seed::RunIds;
 use super::super::suite::DeterminismParams;
 use super::super::verdict::Findings;
 use super::common::{
-    next_ids, orchestrator_plan, outcome_doc, outcome_infrastructure, prefix_reachable, rendered,
+    next_ids, orchestrator_plan, outcome_infrastructure, processor_answer, rendered, skip_if_unseen,
 };
 use super::doc::{member, string_at};
 use super::goldens::redactions;
 use super::{Checked, Ctx};
 use crate::orchestrator;
+use crate::vocab::ArtifactSource;
 
 /// The largest artifact read when comparing bytes.
 const ARTIFACT_MAX: u64 = 16 * 1024 * 1024;
@@ -32,32 +33,55 @@ type Seen = (String, Artifacts);
 pub(super) async fn check(ctx: &mut Ctx<'_>, p: &DeterminismParams) -> Checked {
     let (endpoint, transport) = ctx.wire()?;
     let target = ctx.target()?;
-    let reachable = prefix_reachable(ctx.spec.target, &endpoint);
+    let reachable = ctx.artifacts() == ArtifactSource::Shared;
     let mut findings = Findings::default();
+    let mut unanswered = Vec::new();
     for input in ctx.work.inputs.clone() {
-        let mut first: Option<Seen> = None;
+        // Run 1's answer; `Err`: run 1 gave none (what the orchestrator wrote).
+        let mut first: Option<Result<Seen, String>> = None;
         for n in 1..=p.runs {
-            let run = next_ids(&mut ctx.ids);
+            let run = next_ids(ctx);
             let plan = orchestrator_plan(ctx, &target, transport, &run, &input.value, None);
             let outcome = orchestrator::run_on(&plan, &endpoint).await;
             if let Some(message) = outcome_infrastructure(&outcome) {
                 findings.error(message);
                 break;
             }
-            let doc = outcome_doc(&outcome);
-            let body = rendered(&golden::redacted_bytes(&doc, &redactions(&run)));
-            let files = artifacts(&mut findings, &input, &run, n, &doc, reachable);
-            match &first {
-                None => first = Some((body, files)),
-                Some(first) => compare(&mut findings, &input, n, first, &(body, files)),
+            let this = processor_answer(&outcome).map(|doc| {
+                let body = rendered(&golden::redacted_bytes(doc, &redactions(&run)));
+                (
+                    body,
+                    artifacts(&mut findings, &input, &run, n, doc, reachable),
+                )
+            });
+            match (&first, this) {
+                (None, this) => first = Some(this),
+                (Some(Ok(first)), Ok(this)) => compare(&mut findings, &input, n, first, &this),
+                (Some(Err(_)), Err(_)) => {}
+                (Some(Ok(_)), Err(message)) => findings.fail(format!(
+                    "{} run {n}: {message}, though run 1 answered",
+                    input.name
+                )),
+                (Some(Err(message)), Ok(_)) => findings.fail(format!(
+                    "{} run {n} answered, though run 1 did not: {message}",
+                    input.name
+                )),
             }
         }
+        if let Some(Err(message)) = first {
+            unanswered.push(format!("{} ({message})", input.name));
+        }
     }
-    Ok(findings.verdict())
+    Ok(skip_if_unseen(
+        findings,
+        &unanswered,
+        ctx.work.inputs.len(),
+        |names| format!("nothing of the processor to compare: {names}"),
+    ))
 }
 
-/// The run's outputs by relative path (read only when the prefix is on
-/// this machine); an output outside the prefix is a failure.
+/// The run's outputs by relative path (read only when the target's
+/// artifacts are this machine's); an output outside the prefix is a failure.
 fn artifacts(
     findings: &mut Findings,
     input: &Input,
@@ -103,7 +127,9 @@ fn compare(findings: &mut Findings, input: &Input, n: u32, first: &Seen, this: &
         );
     }
     for (relative, bytes) in files {
-        if first_files.get(relative) == Some(bytes) && bytes.is_some() {
+        // Unreadable on every run is no difference: `contract::artifacts`
+        // judges a missing file.
+        if first_files.get(relative) == Some(bytes) {
             continue;
         }
         findings.fail(format!(

@@ -27,7 +27,7 @@ pub(super) async fn check(ctx: &mut Ctx<'_>) -> Checked {
     let target = ctx.target()?;
     let input = ctx.first_input()?;
     let mut findings = Findings::default();
-    let run = next_ids(&mut ctx.ids);
+    let run = next_ids(ctx);
     let exchange = adapter::call(
         &endpoint,
         transport,
@@ -50,7 +50,7 @@ pub(super) async fn check(ctx: &mut Ctx<'_>) -> Checked {
         }
     }
     let other = missing_digest(Some(&expected));
-    let run = next_ids(&mut ctx.ids);
+    let run = next_ids(ctx);
     let plan = orchestrator_plan(
         ctx,
         &target,

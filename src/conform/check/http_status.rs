@@ -30,7 +30,7 @@ pub(super) async fn check(ctx: &mut Ctx<'_>, p: &HttpStatusParams) -> Checked {
     let inputs = ctx.work.inputs.clone();
     for input in items(&inputs) {
         for send in &p.sends {
-            let run = next_ids(&mut ctx.ids);
+            let run = next_ids(ctx);
             let item = match input {
                 Some(i) => format!("{}/{}", i.name, send.label),
                 None => send.label.clone(),

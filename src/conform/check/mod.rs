@@ -47,6 +47,7 @@ use super::seed::Ids;
 use super::suite::{Check, CheckKind};
 use super::verdict::Verdict;
 use crate::adapter::{AdapterError, Endpoint, HealthReport, Target, Transport};
+use crate::vocab::ArtifactSource;
 
 pub use trace::trace;
 
@@ -111,6 +112,12 @@ impl Ctx<'_> {
     fn wire(&self) -> Result<(Endpoint, Transport), Verdict> {
         let endpoint = self.endpoint()?;
         Ok((endpoint, self.transport()?))
+    }
+
+    /// Where the trial target's artifacts are read from (its registry
+    /// entry's declaration).
+    fn artifacts(&self) -> ArtifactSource {
+        self.pp.entry.artifacts(self.spec.target)
     }
 
     /// The trial's target, as the planner built it.

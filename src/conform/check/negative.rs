@@ -83,7 +83,7 @@ async fn negative(ctx: &mut Ctx<'_>, target: &Target, code: ErrorCode) -> Checke
     if let Some(peer) = ctx.work.peer_via.and_then(Via::transport) {
         sides.push(peer);
     }
-    let run = next_ids(&mut ctx.ids);
+    let run = next_ids(ctx);
     let inputs = ctx
         .work
         .inputs

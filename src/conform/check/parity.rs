@@ -1,8 +1,10 @@
 //! `parity_transports` and `parity_targets`: one request on two
 //! transports (or two targets) with the same ids gives the same canonical
-//! envelope.
+//! envelope: the processor's own answers are compared (CONTRACT.md §12),
+//! never an envelope the orchestrator wrote.
 
 use theory_contract::Digest;
+use theory_contract::canon::Json;
 
 use super::super::golden;
 use super::super::plan::Input;
@@ -10,13 +12,13 @@ use super::super::seed::RunIds;
 use super::super::suite::Via;
 use super::super::verdict::{Findings, Verdict};
 use super::common::{
-    comparable, expected_digest, next_ids, orchestrator_plan, outcome_doc, outcome_infrastructure,
-    rendered, required,
+    comparable, expected_digest, next_ids, orchestrator_plan, outcome_infrastructure,
+    processor_answer, rendered, required, skip_if_unseen,
 };
 use super::goldens::redactions;
 use super::{Checked, Ctx, endpoint_of};
 use crate::adapter::{Endpoint, Target, Transport};
-use crate::orchestrator::{self, Outcome};
+use crate::orchestrator;
 
 /// One side of a comparison: where, how, and its name in messages.
 struct Side<'a> {
@@ -78,15 +80,23 @@ pub(super) async fn targets(ctx: &mut Ctx<'_>) -> Checked {
 async fn compare_each(ctx: &mut Ctx<'_>, a: &Side<'_>, b: &Side<'_>) -> Verdict {
     let expected = expected_digest(ctx.pp).filter(|_| ctx.pp.entry.expected.is_some());
     let mut findings = Findings::default();
+    let mut unanswered = Vec::new();
     for input in ctx.work.inputs.clone() {
-        let run = next_ids(&mut ctx.ids);
-        compare_pair(ctx, &mut findings, &input, &run, (a, b), expected.as_ref()).await;
+        let run = next_ids(ctx);
+        if let Some(neither) =
+            compare_pair(ctx, &mut findings, &input, &run, (a, b), expected.as_ref()).await
+        {
+            unanswered.push(neither);
+        }
     }
-    findings.verdict()
+    skip_if_unseen(findings, &unanswered, ctx.work.inputs.len(), |names| {
+        format!("nothing of the processor to compare: {names}")
+    })
 }
 
-/// Runs one request on both sides with the same ids, and compares the two
-/// canonical envelopes.
+/// Runs one request on both sides with the same ids, and compares the
+/// processor's two answers; when neither side answered, what the
+/// orchestrator wrote instead (nothing was compared).
 async fn compare_pair(
     ctx: &Ctx<'_>,
     findings: &mut Findings,
@@ -94,7 +104,7 @@ async fn compare_pair(
     run: &RunIds,
     (a, b): (&Side<'_>, &Side<'_>),
     expected: Option<&Digest>,
-) {
+) -> Option<String> {
     let plan_a = orchestrator_plan(
         ctx,
         a.target,
@@ -116,25 +126,39 @@ async fn compare_pair(
     for outcome in [&outcome_a, &outcome_b] {
         if let Some(message) = outcome_infrastructure(outcome) {
             findings.error(format!("{}: {message}", input.name));
-            return;
+            return None;
         }
     }
-    if comparable(&outcome_doc(&outcome_a)) == comparable(&outcome_doc(&outcome_b)) {
-        return;
-    }
     let (na, nb) = (&a.name, &b.name);
+    // The processor's own answers (§12); the orchestrator's policy has its
+    // own checks, and what it wrote is never compared.
+    let (doc_a, doc_b) = match (processor_answer(&outcome_a), processor_answer(&outcome_b)) {
+        (Ok(doc_a), Ok(doc_b)) => (doc_a, doc_b),
+        (Err(message), Err(_)) => return Some(format!("{} ({message})", input.name)),
+        (Ok(_), Err(message)) | (Err(message), Ok(_)) => {
+            let (answered, silent) = if outcome_a.answer.is_some() {
+                (na, nb)
+            } else {
+                (nb, na)
+            };
+            findings.fail(format!(
+                "{}: the processor answered on {answered}, not on {silent}: {message}",
+                input.name
+            ));
+            return None;
+        }
+    };
+    if comparable(doc_a) == comparable(doc_b) {
+        return None;
+    }
     findings.fail(format!(
         "{}: {na} and {nb} give different canonical envelopes",
         input.name
     ));
-    let show = |outcome: &Outcome| {
-        rendered(&golden::redacted_bytes(
-            &outcome_doc(outcome),
-            &redactions(run),
-        ))
-    };
+    let show = |doc: &Json| rendered(&golden::redacted_bytes(doc, &redactions(run)));
     findings.diff(
         &format!("{}: {na} vs {nb}:", input.name),
-        golden::diff(na, &show(&outcome_a), nb, &show(&outcome_b)),
+        golden::diff(na, &show(doc_a), nb, &show(doc_b)),
     );
+    None
 }

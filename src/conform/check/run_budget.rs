@@ -13,7 +13,7 @@ pub(super) async fn check(ctx: &mut Ctx<'_>) -> Checked {
     let target = ctx.target()?;
     let mut findings = Findings::default();
     for input in ctx.work.inputs.clone() {
-        let run = next_ids(&mut ctx.ids);
+        let run = next_ids(ctx);
         let plan = orchestrator_plan(ctx, &target, transport, &run, &input.value, None);
         let outcome = orchestrator::run_on(&plan, &endpoint).await;
         if let Some(message) = outcome_infrastructure(&outcome) {

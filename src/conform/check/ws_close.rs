@@ -17,7 +17,7 @@ pub(super) async fn check(ctx: &mut Ctx<'_>, p: &WsCloseParams) -> Checked {
     let inputs = ctx.work.inputs.clone();
     for input in items(&inputs) {
         for send in &p.sends {
-            let run = next_ids(&mut ctx.ids);
+            let run = next_ids(ctx);
             let text = fill(&send.text, &run, input);
             let first = if send.binary {
                 WsMessage::Binary(text.into_bytes())

@@ -68,7 +68,7 @@ async fn open(
     inputs: &serde_json::Value,
     offer: bool,
 ) -> Exchange {
-    let run = next_ids(&mut ctx.ids);
+    let run = next_ids(ctx);
     let open = Frame::run_open(request(&run, inputs)).to_text();
     adapter::ws_raw(
         endpoint,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::readiness::WaitFor;
 use crate::registry::{Document, DocumentEntry};
+use crate::vocab::{ArtifactSource, TargetKind};
 
 use super::super::report::Status;
 use super::super::report::json::Summary;
@@ -158,6 +159,11 @@ fn registry_document(setup: &Setup, addr: SocketAddr) -> Result<String, String> 
     let entry = DocumentEntry {
         expected_oci: Some(setup.expected_oci.clone()),
         url: Some(url.to_string()),
+        // The native processor writes to this machine's disk.
+        artifacts: BTreeMap::from([(
+            TargetKind::Url.as_str().to_owned(),
+            ArtifactSource::Shared.as_str().to_owned(),
+        )]),
         health: Some(HEALTH_BUDGET.to_owned()),
         run_timeout: Some(RUN_BUDGET.to_owned()),
         transports: Some(setup.transports.clone()),

@@ -1,0 +1,213 @@
+//! A remote that shares nothing with the harness but the network
+//! (CONTRACT.md §7): the pinned reference image in its own container, with
+//! no bind mount, serving TLS on a port published on loopback, entered as
+//! the `url` of the entry beside its `image`. Its artifacts are declared
+//! nowhere (the default for `url`), so the artifact rules are skipped with
+//! their reason instead of judging a folder the harness made itself, and
+//! every comparison looks at the processor's own answers.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::lanes::{FINGERPRINT, explain, lane, message_of, summary, trials_with};
+use support::processor::{
+    Options, Processor, digest_of, docker_available, reference_image, tls_files,
+};
+use support::registry;
+use theory_conform::vocab::{ArtifactSource, TargetKind};
+
+/// The label this file's containers carry, so a failed test leaves none.
+const LABEL: &str = "theory-conform.test-remote";
+
+/// A container started with `docker` directly, removed on drop.
+struct Remote {
+    id: String,
+    url: url::Url,
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.id]).output();
+    }
+}
+
+fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker").args(args).output().expect("docker");
+    assert!(
+        output.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// The pinned image in its own container: its certificate and key copied
+/// in (no mount of any kind), its port published on 127.0.0.1.
+fn remote(dir: &std::path::Path) -> (Remote, std::path::PathBuf) {
+    let tls = tls_files(dir);
+    let image = reference_image();
+    let digest_env = format!("IMAGE_DIGEST={}", digest_of(&image));
+    let fingerprint_env = format!("THEORY_ENV_FINGERPRINT={FINGERPRINT}");
+    let label = format!("{LABEL}={}", std::process::id());
+    let id = docker(&[
+        "create",
+        "--label",
+        &label,
+        "-p",
+        "127.0.0.1::8000",
+        "-e",
+        &digest_env,
+        "-e",
+        &fingerprint_env,
+        &image,
+        "--tls-cert",
+        "/tmp/cert.pem",
+        "--tls-key",
+        "/tmp/key.pem",
+    ]);
+    let mut remote = Remote {
+        id,
+        url: url::Url::parse("https://127.0.0.1/").expect("url"),
+    };
+    for (file, name) in [(&tls.cert, "cert.pem"), (&tls.key, "key.pem")] {
+        docker(&[
+            "cp",
+            file.to_str().expect("a UTF-8 path"),
+            &format!("{}:/tmp/{name}", remote.id),
+        ]);
+    }
+    docker(&["start", &remote.id]);
+    let mounts = docker(&["inspect", "--format", "{{len .Mounts}}", &remote.id]);
+    assert_eq!(mounts, "0", "the remote shares no folder with the harness");
+    let published = docker(&["port", &remote.id, "8000/tcp"]);
+    let port: u16 = published
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no published port in {published:?}"));
+    remote.url.set_port(Some(port)).expect("port");
+    (remote, tls.ca)
+}
+
+#[test]
+fn a_remote_without_shared_storage_passes_staging_with_its_artifact_rules_skipped() {
+    if !docker_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (remote, ca) = remote(dir.path());
+    let entry = registry::reference()
+        .run_timeout(Duration::from_secs(20))
+        .pinned_image(&reference_image())
+        .url(remote.url.as_str())
+        .ca_file(ca);
+    // Declared nowhere by default: the entry says nothing.
+    assert!(entry.artifacts.is_empty());
+    let registry = registry::write_entry(dir.path(), entry);
+    let run = lane("staging", &registry, dir.path())
+        .arg("--seed")
+        .arg("13")
+        .timeout(Duration::from_secs(300))
+        .run();
+    let summary = summary(dir.path());
+    let failed: Vec<_> = ["fail", "error"]
+        .iter()
+        .flat_map(|v| trials_with(&summary, v))
+        .map(|name| format!("{name}: {}", message_of(&summary, &name)))
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}\n{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", explain(&run));
+    let skipped = trials_with(&summary, "skip");
+    for transport in ["ws", "http", "sse"] {
+        let name = format!("contract::artifacts::theory/reference@0.1.0::url::{transport}");
+        assert!(skipped.contains(&name), "{name} was not skipped");
+        let reason = message_of(&summary, &name);
+        assert!(reason.contains("url: none"), "{name}: {reason}");
+    }
+    let passed = trials_with(&summary, "pass");
+    let url_passed = passed.iter().filter(|n| n.contains("::url::")).count();
+    assert!(url_passed >= 30, "only {url_passed} url trials passed");
+    for name in [
+        "contract::artifacts::theory/reference@0.1.0::local::ws",
+        "parity::targets::theory/reference@0.1.0::local::ws",
+        "parity::transports::theory/reference@0.1.0::url::ws",
+        "determinism::random_ids::theory/reference@0.1.0::url::ws",
+        "certification::evidence::theory/reference@0.1.0",
+    ] {
+        assert!(passed.contains(name), "{name} did not pass: {passed:#?}");
+    }
+}
+
+#[test]
+fn comparisons_of_envelopes_the_orchestrator_wrote_never_pass() {
+    // A processor that never answers: every envelope of the run is the
+    // orchestrator's ERR_TIMEOUT, the same on both transports and on every
+    // run. Parity and determinism have nothing of the processor to compare:
+    // they say so (a skip with the reason), where they used to pass.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let processor = Processor::start(Options::plain().fault("run-hang"));
+    let registry = registry::write_entry(
+        dir.path(),
+        registry::reference()
+            .url(processor.http_url())
+            .artifacts(TargetKind::Url, ArtifactSource::Shared)
+            .run_timeout(Duration::from_millis(500)),
+    );
+    for name in [
+        "parity::transports::theory/reference@0.1.0::url::ws",
+        "determinism::random_ids::theory/reference@0.1.0::url::http",
+    ] {
+        let run = lane("staging", &registry, dir.path())
+            .arg("--exact")
+            .arg(name)
+            .run();
+        let summary = summary(dir.path());
+        assert_eq!(
+            trials_with(&summary, "skip"),
+            [name.to_owned()].into(),
+            "{}",
+            explain(&run)
+        );
+        assert!(
+            trials_with(&summary, "pass").is_empty(),
+            "{}",
+            explain(&run)
+        );
+        let message = message_of(&summary, name);
+        assert!(
+            message.contains("nothing of the processor to compare")
+                && message.contains("ERR_TIMEOUT"),
+            "{name}: {message}"
+        );
+    }
+}
+
+#[test]
+fn a_transport_that_does_not_answer_where_the_other_does_fails_parity() {
+    // Over WebSocket the processor never sends its result; over HTTP it
+    // answers: one answer against an envelope the orchestrator wrote is a
+    // difference, never a pass and never a skip.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let processor = Processor::start(Options::plain().fault("ws-no-result"));
+    let registry = registry::write_entry(
+        dir.path(),
+        registry::reference()
+            .url(processor.http_url())
+            .artifacts(TargetKind::Url, ArtifactSource::Shared),
+    );
+    let name = "parity::transports::theory/reference@0.1.0::url::ws";
+    let run = lane("staging", &registry, dir.path())
+        .arg("--exact")
+        .arg(name)
+        .run();
+    let summary = summary(dir.path());
+    assert_eq!(run.code, 1, "{}", explain(&run));
+    let message = message_of(&summary, name);
+    assert!(
+        message.contains("the processor answered on http, not on ws"),
+        "{message}"
+    );
+}
