@@ -124,22 +124,7 @@ enum RegistryCommand {
     /// Print a registry holding one processor's entry with the given
     /// fields replaced and relative paths made absolute. Exit 2 when the
     /// result would not load.
-    Render {
-        #[command(flatten)]
-        entry: EntryArgs,
-        /// Sets `url`.
-        #[arg(long, value_name = "URL")]
-        url: Option<String>,
-        /// Sets `ca_file`.
-        #[arg(long, value_name = "FILE")]
-        ca_file: Option<PathBuf>,
-        /// Sets `image`.
-        #[arg(long, value_name = "REF")]
-        image: Option<String>,
-        /// Sets `expected_oci`.
-        #[arg(long, value_name = "REF")]
-        expected_oci: Option<String>,
-    },
+    Render(crate::registry::render::Render),
     /// Print the value of one `env` variable of a processor's entry.
     Env {
         #[command(flatten)]
@@ -326,23 +311,7 @@ impl Cli {
 
 fn registry_command(command: RegistryCommand) -> Exit {
     let output = match command {
-        RegistryCommand::Render {
-            entry: EntryArgs {
-                registry,
-                processor,
-            },
-            url,
-            ca_file,
-            image,
-            expected_oci,
-        } => crate::registry::render::render(&crate::registry::render::Render {
-            registry,
-            processor,
-            url,
-            ca_file,
-            image,
-            expected_oci,
-        }),
+        RegistryCommand::Render(render) => crate::registry::render::render(&render),
         RegistryCommand::Env {
             entry: EntryArgs {
                 registry,

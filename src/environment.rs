@@ -98,6 +98,23 @@ impl Environment {
     pub fn temp_dir(&self) -> PathBuf {
         PathBuf::from(self.get("TMPDIR").unwrap_or("/tmp"))
     }
+
+    /// The S3 server binary a local store runs (`ci/storage-up` installs
+    /// it): `THEORY_S3S_FS`, else cargo's bin folder (`CARGO_HOME`, else
+    /// `~/.cargo`), else `s3s-fs` on the `PATH`.
+    pub fn s3s_fs(&self) -> PathBuf {
+        if let Some(binary) = self.get("THEORY_S3S_FS") {
+            return PathBuf::from(binary);
+        }
+        let cargo_home = self.get("CARGO_HOME").map(PathBuf::from).or_else(|| {
+            self.get("HOME")
+                .map(|home| PathBuf::from(home).join(".cargo"))
+        });
+        cargo_home
+            .map(|home| home.join("bin/s3s-fs"))
+            .filter(|binary| binary.is_file())
+            .unwrap_or_else(|| PathBuf::from("s3s-fs"))
+    }
 }
 
 #[cfg(test)]

@@ -25,8 +25,8 @@ use theory_contract::{
 };
 
 use crate::adapter::{self, Endpoint, Exchange, HealthBudget, Limits, Target, Transport};
+use crate::artifacts;
 use crate::registry::ProcessorRef;
-use crate::vocab::ArtifactSource;
 
 /// Attempts of one call at most (the first and two retries).
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -91,9 +91,10 @@ pub struct Plan {
     pub host_values: Vec<String>,
     /// Message and frame caps.
     pub limits: Limits,
-    /// Where the target's artifacts are read from: the disk rules are
-    /// judged only where the prefix is this machine's.
-    pub artifacts: ArtifactSource,
+    /// Where the target's artifacts are read from (CONTRACT.md §7): the
+    /// artifact rules are judged through it, and a storage source hands
+    /// the processor its upload URLs (`payload.storage`).
+    pub artifacts: artifacts::Source,
 }
 
 impl Plan {
@@ -110,6 +111,7 @@ impl Plan {
                 inputs,
                 write_prefix: prefix.as_str().to_owned(),
                 mode: mode.to_owned(),
+                storage: None,
             },
         }
     }
@@ -167,7 +169,7 @@ pub async fn run(plan: &Plan) -> Outcome {
         Ok(endpoint) => attempt(plan, &endpoint).await,
         Err(envelope) => ((envelope, None), 0),
     };
-    settle(plan, judged, attempts, started)
+    settle(plan, judged, attempts, started).await
 }
 
 /// Runs `plan` on an endpoint that is already resolved and healthy (the
@@ -181,7 +183,7 @@ pub async fn run_on(plan: &Plan, endpoint: &Endpoint) -> Outcome {
     plan.log();
     let started = Instant::now();
     let (judged, attempts) = attempt(plan, endpoint).await;
-    settle(plan, judged, attempts, started)
+    settle(plan, judged, attempts, started).await
 }
 
 /// Checks the secrets, resolves the target and waits for health; an error
@@ -219,9 +221,14 @@ pub async fn connect(plan: &Plan) -> Result<Endpoint, Envelope> {
     Ok(endpoint)
 }
 
-fn settle(plan: &Plan, (envelope, answer): Judged, attempts: u32, started: Instant) -> Outcome {
+async fn settle(
+    plan: &Plan,
+    (envelope, answer): Judged,
+    attempts: u32,
+    started: Instant,
+) -> Outcome {
     let canonical = envelope.to_canonical();
-    persist(&plan.prefix, &canonical);
+    persist(plan, &canonical).await;
     match &envelope {
         Envelope::Success(_) => tracing::info!(
             event = "orchestrator.settle",
@@ -246,10 +253,31 @@ fn settle(plan: &Plan, (envelope, answer): Judged, attempts: u32, started: Insta
     }
 }
 
+/// The plan's request, with the storage hand-over when the target's
+/// artifacts go to storage: presigned once, the same on every attempt, and
+/// valid for the run budget.
+async fn with_hand_over(plan: &Plan) -> Result<RunRequest, String> {
+    let mut request = plan.request.clone();
+    request.payload.storage = plan
+        .artifacts
+        .hand_over(&plan.prefix, plan.run_timeout)
+        .await?;
+    Ok(request)
+}
+
 /// The final envelope and the processor's own answer, when it gave one.
 type Judged = (Envelope, Option<Json>);
 
 async fn attempt(plan: &Plan, endpoint: &Endpoint) -> (Judged, u32) {
+    let request = match with_hand_over(plan).await {
+        Ok(request) => request,
+        Err(message) => {
+            return (
+                (own_error(plan, ErrorCode::Internal, message, None), None),
+                0,
+            );
+        }
+    };
     let deadline = Instant::now() + plan.run_timeout;
     let mut attempts = 0;
     let exchange = loop {
@@ -261,14 +289,8 @@ async fn attempt(plan: &Plan, endpoint: &Endpoint) -> (Judged, u32) {
         } else {
             deadline.saturating_duration_since(Instant::now())
         };
-        let exchange = adapter::call(
-            endpoint,
-            plan.transport,
-            &plan.request,
-            budget,
-            &plan.limits,
-        )
-        .await;
+        let exchange =
+            adapter::call(endpoint, plan.transport, &request, budget, &plan.limits).await;
         match &exchange.outcome {
             Err(e)
                 if attempts < MAX_ATTEMPTS
@@ -341,8 +363,9 @@ async fn decide(
             secret_values: &[],
         },
     );
-    if plan.artifacts == ArtifactSource::Shared {
-        violations.extend(crate::artifacts::check(doc, &plan.prefix, &[]));
+    match plan.artifacts.check(doc, &plan.prefix, &[]).await {
+        Ok(found) => violations.extend(found),
+        Err(message) => return own_error(plan, ErrorCode::Internal, message, None),
     }
     Violation::sort(&mut violations);
     if let Some(first) = violations.first() {
@@ -481,8 +504,17 @@ fn cut_tail(tail: &str) -> String {
     text::tail(tail, STDERR_TAIL_MAX).to_owned()
 }
 
-fn persist(prefix: &WritePrefix, canonical: &[u8]) {
-    let path = prefix.join(ENVELOPE_FILE);
+/// Persists the canonical envelope beside the artifacts (CONTRACT.md §7):
+/// in the store for a storage target, else under the prefix on this
+/// machine (the harness's own record when the artifacts are nowhere).
+async fn persist(plan: &Plan, canonical: &[u8]) {
+    if let artifacts::Source::Storage(store) = &plan.artifacts {
+        if let Err(message) = store.put(&plan.prefix, ENVELOPE_FILE, canonical).await {
+            tracing::warn!(event = "error.persist", path = ENVELOPE_FILE, message = %message);
+        }
+        return;
+    }
+    let path = plan.prefix.join(ENVELOPE_FILE);
     let written = std::path::Path::new(&path)
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)

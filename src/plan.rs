@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use theory_contract::{Digest, WritePrefix};
 
 use crate::adapter::{HealthBudget, Limits, LocalSpec, ModalSpec, Target, UrlSpec};
+use crate::artifacts;
 use crate::input::Source;
 use crate::orchestrator::{Plan, TargetSource};
 use crate::registry::{Entry, ImageRef, ProcessorRef, Registry, TagPolicy};
@@ -161,6 +162,8 @@ pub fn plan(req: &Request, env: &Environment) -> Result<Plan, String> {
                 .collect()
         })
         .unwrap_or_default();
+    let artifacts = source(req, entry, kind, env)?;
+    // Made here whatever the source: the envelope is persisted under it.
     crate::outputs::create_writable(Path::new(prefix.as_str()))
         .map_err(|m| format!("--write-prefix: {m}"))?;
     // An explicit --timeout bounds the whole invocation, the wait for health too.
@@ -186,9 +189,30 @@ pub fn plan(req: &Request, env: &Environment) -> Result<Plan, String> {
         secrets,
         host_values: host_name().into_iter().collect(),
         limits: Limits::default(),
-        artifacts: req.artifacts.unwrap_or_else(|| {
-            entry.map_or(ArtifactSource::default_for(kind), |e| e.artifacts(kind))
-        }),
+        artifacts,
+    })
+}
+
+/// Where the target's artifacts are read from: `--artifacts`, else the
+/// entry's declaration, else the target's default; a store is opened here.
+fn source(
+    req: &Request,
+    entry: Option<&Entry>,
+    kind: TargetKind,
+    env: &Environment,
+) -> Result<artifacts::Source, String> {
+    let declared = req
+        .artifacts
+        .unwrap_or_else(|| entry.map_or(ArtifactSource::default_for(kind), |e| e.artifacts(kind)));
+    Ok(match declared {
+        ArtifactSource::Shared => artifacts::Source::Shared,
+        ArtifactSource::Nowhere => artifacts::Source::Nowhere,
+        ArtifactSource::Storage => {
+            let config = entry.and_then(|e| e.storage.as_ref()).ok_or_else(|| {
+                "--artifacts storage: the registry entry has no `storage` section".to_owned()
+            })?;
+            artifacts::Source::Storage(std::sync::Arc::new(artifacts::Store::open(config, env)?))
+        }
     })
 }
 

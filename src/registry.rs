@@ -20,10 +20,12 @@ use crate::config_file::ConfigError;
 pub use crate::image::{ImageRef, Pin};
 pub use crate::vocab::DEFAULT_PORT;
 use crate::vocab::{ArtifactSource, TargetKind, Transport};
-pub use document::{Document, DocumentEntry, DocumentModal, duration_text};
+pub use document::{Document, DocumentEntry, DocumentModal, DocumentStorage, duration_text};
 
 mod document;
 pub mod render;
+mod storage;
+pub use storage::{DEFAULT_MAX_BYTES, StorageConfig};
 
 /// The embedded default registry.
 pub const EMBEDDED: &str = include_str!("../registry.yaml");
@@ -134,6 +136,8 @@ pub struct Entry {
     /// Where each target's artifacts are read from, as declared (targets
     /// not named take [`ArtifactSource::default_for`]).
     pub artifacts: BTreeMap<TargetKind, ArtifactSource>,
+    /// The store of the targets declared `storage`.
+    pub storage: Option<StorageConfig>,
 }
 
 impl Entry {
@@ -392,10 +396,18 @@ fn resolve_entry(raw: DocumentEntry, base: &Path, policy: TagPolicy) -> Result<E
         let source = ArtifactSource::from_name(source).ok_or_else(|| {
             (
                 vec!["artifacts:".to_owned(), format!("{target}:")],
-                format!("artifacts: {target}: {source:?} is not shared or none"),
+                format!("artifacts: {target}: {source:?} is not shared, storage or none"),
             )
         })?;
         artifacts.insert(kind, source);
+    }
+    let storage = raw.storage.as_ref().map(storage::resolve).transpose()?;
+    if storage.is_none() && artifacts.values().any(|s| *s == ArtifactSource::Storage) {
+        return Err((
+            vec!["artifacts:".to_owned()],
+            "artifacts: a target reads from storage, but the entry has no `storage` section"
+                .to_owned(),
+        ));
     }
     let max_concurrency = raw.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
     if max_concurrency == 0 {
@@ -433,6 +445,7 @@ fn resolve_entry(raw: DocumentEntry, base: &Path, policy: TagPolicy) -> Result<E
         fixtures,
         scratch,
         artifacts,
+        storage,
     })
 }
 

@@ -99,6 +99,10 @@ pub enum ArtifactSource {
     /// The prefix is on this machine: a local container's bind mount, or a
     /// process that shares this disk.
     Shared,
+    /// An S3-compatible store: the request hands over one presigned `PUT`
+    /// URL per declared path (`payload.storage`), and the harness reads
+    /// what was uploaded.
+    Storage,
     /// Nowhere the harness can read: the artifact rules are skipped with a
     /// reason, never judged on a folder the harness made itself.
     #[value(name = "none")]
@@ -107,12 +111,13 @@ pub enum ArtifactSource {
 
 impl ArtifactSource {
     /// Every source.
-    pub const ALL: [Self; 2] = [Self::Shared, Self::Nowhere];
+    pub const ALL: [Self; 3] = [Self::Shared, Self::Storage, Self::Nowhere];
 
-    /// `shared` or `none`, as the registry names it.
+    /// `shared`, `storage` or `none`, as the registry names it.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Shared => "shared",
+            Self::Storage => "storage",
             Self::Nowhere => "none",
         }
     }

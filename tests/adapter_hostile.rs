@@ -32,6 +32,7 @@ fn request() -> RunRequest {
             inputs: serde_json::json!({"schema": "v1", "params": {"text": "x"}}),
             write_prefix: "/tmp/theory-hostile-1/".to_owned(),
             mode: "mock".to_owned(),
+            storage: None,
         },
     }
 }

@@ -18,6 +18,7 @@ fn rules_table() -> String {
             Scope::Value => "value",
             Scope::Context => "context",
             Scope::Disk => "disk",
+            Scope::Storage => "storage",
         };
         out.push_str(&format!(
             "| `{}` | {scope} | {} |\n",

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use support::processor::{containers_labelled, docker_available, reference_image};
 use theory_conform::adapter::{HealthBudget, Limits, LocalSpec, RUN_LABEL, Target, Transport};
+use theory_conform::artifacts::Source;
 use theory_conform::orchestrator::{self, Outcome, Plan, TargetSource};
 use theory_conform::registry::ProcessorRef;
-use theory_conform::vocab::ArtifactSource;
 use theory_contract::{Envelope, ErrorCode, WritePrefix};
 
 const HEALTH: Duration = Duration::from_secs(5);
@@ -67,7 +67,7 @@ async fn run(name: &str, env: &[(&str, &str)], prefix_dir: &std::path::Path) -> 
         secrets: Vec::new(),
         host_values: Vec::new(),
         limits: Limits::default(),
-        artifacts: ArtifactSource::Shared,
+        artifacts: Source::Shared,
     };
     (orchestrator::run(&plan).await, run_id)
 }

@@ -197,7 +197,7 @@ fn malformed_registries_name_file_line_and_column() {
         (
             entry("    url: https://e/\n    artifacts: {url: s3}\n"),
             "test.yaml:5:",
-            "\"s3\" is not shared or none",
+            "\"s3\" is not shared, storage or none",
         ),
         (
             entry("    url: https://e/\n    artifacts: {docker: shared}\n"),

@@ -16,6 +16,7 @@ use support::processor::{
     Options, Processor, digest_of, docker_available, reference_image, tls_files,
 };
 use support::registry;
+use support::storage::{KEY_ID, KEY_ID_ENV, SECRET, SECRET_ENV, Store};
 use theory_conform::vocab::{ArtifactSource, TargetKind};
 
 /// The label this file's containers carry, so a failed test leaves none.
@@ -43,30 +44,41 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
+/// How the remote's network is joined to this machine's.
+#[derive(Clone, Copy)]
+enum Network {
+    /// Its own network, its port published on 127.0.0.1.
+    Published,
+    /// The host's network (no mount still), listening on a free loopback
+    /// port: so it reaches a store on loopback, as a deployment reaches
+    /// its storage.
+    Host,
+}
+
 /// The pinned image in its own container: its certificate and key copied
-/// in (no mount of any kind), its port published on 127.0.0.1.
-fn remote(dir: &std::path::Path) -> (Remote, std::path::PathBuf) {
+/// in (no mount of any kind), reachable on 127.0.0.1.
+fn remote(dir: &std::path::Path, network: Network) -> (Remote, std::path::PathBuf) {
     let tls = tls_files(dir);
     let image = reference_image();
     let digest_env = format!("IMAGE_DIGEST={}", digest_of(&image));
     let fingerprint_env = format!("THEORY_ENV_FINGERPRINT={FINGERPRINT}");
     let label = format!("{LABEL}={}", std::process::id());
-    let id = docker(&[
-        "create",
-        "--label",
-        &label,
-        "-p",
-        "127.0.0.1::8000",
-        "-e",
-        &digest_env,
-        "-e",
-        &fingerprint_env,
-        &image,
-        "--tls-cert",
-        "/tmp/cert.pem",
-        "--tls-key",
-        "/tmp/key.pem",
-    ]);
+    let free_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let listen = format!("127.0.0.1:{free_port}");
+    let mut args = vec!["create", "--label", &label];
+    match network {
+        Network::Published => args.extend(["-p", "127.0.0.1::8000"]),
+        Network::Host => args.extend(["--network", "host"]),
+    }
+    args.extend(["-e", &digest_env, "-e", &fingerprint_env, &image]);
+    if let Network::Host = network {
+        args.extend(["--listen", &listen]);
+    }
+    args.extend(["--tls-cert", "/tmp/cert.pem", "--tls-key", "/tmp/key.pem"]);
+    let id = docker(&args);
     let mut remote = Remote {
         id,
         url: url::Url::parse("https://127.0.0.1/").expect("url"),
@@ -81,13 +93,18 @@ fn remote(dir: &std::path::Path) -> (Remote, std::path::PathBuf) {
     docker(&["start", &remote.id]);
     let mounts = docker(&["inspect", "--format", "{{len .Mounts}}", &remote.id]);
     assert_eq!(mounts, "0", "the remote shares no folder with the harness");
-    let published = docker(&["port", &remote.id, "8000/tcp"]);
-    let port: u16 = published
-        .lines()
-        .next()
-        .and_then(|l| l.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no published port in {published:?}"));
+    let port = match network {
+        Network::Host => free_port,
+        Network::Published => {
+            let published = docker(&["port", &remote.id, "8000/tcp"]);
+            published
+                .lines()
+                .next()
+                .and_then(|l| l.rsplit(':').next())
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("no published port in {published:?}"))
+        }
+    };
     remote.url.set_port(Some(port)).expect("port");
     (remote, tls.ca)
 }
@@ -98,7 +115,7 @@ fn a_remote_without_shared_storage_passes_staging_with_its_artifact_rules_skippe
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let (remote, ca) = remote(dir.path());
+    let (remote, ca) = remote(dir.path(), Network::Published);
     let entry = registry::reference()
         .run_timeout(Duration::from_secs(20))
         .pinned_image(&reference_image())
@@ -139,6 +156,53 @@ fn a_remote_without_shared_storage_passes_staging_with_its_artifact_rules_skippe
     ] {
         assert!(passed.contains(name), "{name} did not pass: {passed:#?}");
     }
+}
+
+/// The same remote uploading through the storage hand-over to a real S3
+/// server on loopback: every trial runs and passes, the url target's
+/// artifact rules and parity's byte comparison across targets included.
+#[test]
+fn a_remote_uploading_to_storage_passes_staging_with_every_artifact_rule() {
+    if !docker_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::start();
+    let (remote, ca) = remote(dir.path(), Network::Host);
+    let entry = registry::reference()
+        .run_timeout(Duration::from_secs(20))
+        .pinned_image(&reference_image())
+        .url(remote.url.as_str())
+        .ca_file(ca)
+        .artifacts(TargetKind::Url, ArtifactSource::Storage)
+        .storage(store.section(None));
+    let registry = registry::write_entry(dir.path(), entry);
+    let run = lane("staging", &registry, dir.path())
+        .arg("--seed")
+        .arg("17")
+        .env(KEY_ID_ENV, KEY_ID)
+        .env(SECRET_ENV, SECRET)
+        .timeout(Duration::from_secs(300))
+        .run();
+    let summary = summary(dir.path());
+    let failed: Vec<_> = ["fail", "error"]
+        .iter()
+        .flat_map(|v| trials_with(&summary, v))
+        .map(|name| format!("{name}: {}", message_of(&summary, &name)))
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}\n{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert!(trials_with(&summary, "skip").is_empty(), "every trial ran");
+    let passed = trials_with(&summary, "pass");
+    for transport in ["ws", "http", "sse"] {
+        for name in [
+            format!("contract::artifacts::theory/reference@0.1.0::url::{transport}"),
+            format!("parity::targets::theory/reference@0.1.0::local::{transport}"),
+        ] {
+            assert!(passed.contains(&name), "{name} did not pass");
+        }
+    }
+    assert!(store.objects() >= 4, "only {} objects", store.objects());
 }
 
 #[test]

@@ -21,8 +21,10 @@ use super::lanes::{Lane, Lanes};
 use super::suite::{Case, Check, FixtureKind, Via};
 use super::trial_id::TrialId;
 use crate::adapter::Target;
+use crate::artifacts::{self, Source};
 use crate::plan::{Environment, TargetInputs, build_target};
 use crate::registry::{Entry, Fixture, ProcessorRef, Registry};
+use crate::vocab::ArtifactSource;
 use crate::vocab::TargetKind;
 
 /// One input document of a processor.
@@ -100,6 +102,25 @@ pub struct ProcessorPlan {
     pub slug: String,
     /// The targets it offers in this lane.
     pub targets: BTreeMap<TargetKind, Target>,
+    /// Its store, opened once when a target of the lane reads its
+    /// artifacts from storage; `Err`: why it could not be opened.
+    pub store: Option<Result<Arc<artifacts::Store>, String>>,
+}
+
+impl ProcessorPlan {
+    /// Where `target`'s artifacts are read from, ready to read; `Err`: the
+    /// entry's store could not be opened.
+    pub fn source(&self, target: TargetKind) -> Result<Source, String> {
+        match self.entry.artifacts(target) {
+            ArtifactSource::Shared => Ok(Source::Shared),
+            ArtifactSource::Nowhere => Ok(Source::Nowhere),
+            ArtifactSource::Storage => match &self.store {
+                Some(Ok(store)) => Ok(Source::Storage(Arc::clone(store))),
+                Some(Err(message)) => Err(message.clone()),
+                None => Err("the entry's store was not opened".to_owned()),
+            },
+        }
+    }
 }
 
 /// The whole lane, planned.
@@ -199,12 +220,21 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<LanePlan, String> {
             }
         }
         fixtures.insert(name.clone(), load_inputs(entry)?);
+        let reads_storage = targets
+            .keys()
+            .any(|&t| entry.artifacts(t) == ArtifactSource::Storage);
+        let store = entry
+            .storage
+            .as_ref()
+            .filter(|_| reads_storage)
+            .map(|config| artifacts::Store::open(config, inputs.env).map(Arc::new));
         processors.insert(
             name.clone(),
             ProcessorPlan {
                 entry: entry.clone(),
                 slug: name.slug(),
                 targets,
+                store,
             },
         );
     }

@@ -76,9 +76,35 @@ pub struct DocumentEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scratch: Option<Vec<String>>,
     /// `artifacts`: where each target's artifacts are read from, by target
-    /// name (`local`, `url`, `modal`): `shared` or `none`.
+    /// name (`local`, `url`, `modal`): `shared`, `storage` or `none`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub artifacts: BTreeMap<String, String>,
+    /// `storage`: the S3-compatible store of the targets declared `storage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<DocumentStorage>,
+}
+
+/// The `storage` section of an entry (CONTRACT.md §7: the hand-over).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentStorage {
+    /// The S3 endpoint, e.g. `http://127.0.0.1:9000/` (plain only on loopback).
+    pub endpoint: String,
+    /// The bucket.
+    pub bucket: String,
+    /// The region the URLs are signed for (default `us-east-1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The environment variable holding the access key id.
+    pub access_key_env: String,
+    /// The environment variable holding the secret access key.
+    pub secret_key_env: String,
+    /// The artifact paths (and the index), relative to the write prefix,
+    /// each handed over with its own presigned `PUT` URL.
+    pub paths: Vec<String>,
+    /// The most bytes one upload may hold (default 16 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
 }
 
 /// The `modal` section of an entry.
@@ -213,6 +239,12 @@ impl DocumentEntry {
     pub fn artifacts(mut self, target: TargetKind, source: ArtifactSource) -> Self {
         self.artifacts
             .insert(target.as_str().to_owned(), source.as_str().to_owned());
+        self
+    }
+
+    /// `storage`.
+    pub fn storage(mut self, storage: DocumentStorage) -> Self {
+        self.storage = Some(storage);
         self
     }
 

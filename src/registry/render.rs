@@ -11,21 +11,35 @@ use std::path::{Path, PathBuf};
 
 use super::{Document, EMBEDDED, EMBEDDED_NAME, ProcessorRef, Registry, TagPolicy};
 
-/// What to render: the source, the processor, and the fields to set.
-#[derive(Clone, Debug, Default)]
+/// What to render: the source, the processor, and the fields to set (the
+/// arguments of `theory-conform registry render`).
+#[derive(Clone, Debug, Default, clap::Args)]
 pub struct Render {
-    /// The source registry; the embedded one when `None`.
+    /// The source registry [default: the embedded one].
+    #[arg(long, value_name = "FILE")]
     pub registry: Option<PathBuf>,
-    /// The processor whose entry is kept (the others are dropped).
+    /// The processor, `ns/name@version` (the others are dropped).
+    #[arg(long, value_name = "NS/NAME@VER")]
     pub processor: String,
     /// Sets `url`.
+    #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     /// Sets `ca_file`.
+    #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
     /// Sets `image`.
+    #[arg(long, value_name = "REF")]
     pub image: Option<String>,
     /// Sets `expected_oci`.
+    #[arg(long, value_name = "REF")]
     pub expected_oci: Option<String>,
+    /// Sets where a target's artifacts are read from, e.g. `url=storage`
+    /// (repeatable).
+    #[arg(long, value_name = "TARGET=SOURCE")]
+    pub artifacts: Vec<String>,
+    /// Sets `storage.endpoint` (the entry must have a `storage` section).
+    #[arg(long, value_name = "URL")]
+    pub storage_endpoint: Option<String>,
 }
 
 /// The source document and the folder its relative paths resolve against.
@@ -66,6 +80,18 @@ pub fn render(request: &Render) -> Result<String, String> {
     }
     if let Some(expected) = &request.expected_oci {
         entry.expected_oci = Some(expected.clone());
+    }
+    for pair in &request.artifacts {
+        let (target, source) = pair.split_once('=').ok_or_else(|| {
+            format!("--artifacts {pair:?}: write TARGET=SOURCE, e.g. url=storage")
+        })?;
+        entry.artifacts.insert(target.to_owned(), source.to_owned());
+    }
+    if let Some(endpoint) = &request.storage_endpoint {
+        let storage = entry.storage.as_mut().ok_or_else(|| {
+            format!("--storage-endpoint: {name} has no `storage` section in {origin}")
+        })?;
+        storage.endpoint = endpoint.clone();
     }
     let text = Document::new().processor(name.to_string(), entry).to_yaml();
     Registry::parse(&text, "<rendered registry>", &base, TagPolicy::AllowTags)
@@ -145,6 +171,39 @@ mod tests {
             ..Render::default()
         };
         assert!(render(&bad_url).is_err());
+    }
+
+    #[test]
+    fn a_target_is_pointed_at_the_entrys_store() {
+        let text = render(&Render {
+            processor: NAME.to_owned(),
+            url: Some("https://127.0.0.1:8443/".to_owned()),
+            artifacts: vec!["url=storage".to_owned()],
+            storage_endpoint: Some("http://127.0.0.1:9123/".to_owned()),
+            ..Render::default()
+        })
+        .expect("renders");
+        let doc = Document::parse(&text, "t").expect("parses");
+        let entry = &doc.processors[NAME];
+        assert_eq!(
+            entry.artifacts.get("url").map(String::as_str),
+            Some("storage")
+        );
+        let storage = entry.storage.as_ref().expect("storage");
+        assert_eq!(storage.endpoint, "http://127.0.0.1:9123/");
+        for (artifacts, endpoint) in [
+            (vec!["url"], None),
+            (vec!["url=s3"], None),
+            (vec![], Some("ftp://127.0.0.1/")),
+        ] {
+            let refused = render(&Render {
+                processor: NAME.to_owned(),
+                artifacts: artifacts.iter().map(|a| (*a).to_owned()).collect(),
+                storage_endpoint: endpoint.map(str::to_owned),
+                ..Render::default()
+            });
+            assert!(refused.is_err(), "{artifacts:?} {endpoint:?}: {refused:?}");
+        }
     }
 
     #[test]

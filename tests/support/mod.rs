@@ -5,6 +5,7 @@
 pub mod lanes;
 pub mod processor;
 pub mod registry;
+pub mod storage;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

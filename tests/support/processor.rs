@@ -331,6 +331,7 @@ pub fn request(execution_id: &str, prefix: &str) -> RunRequest {
             inputs: serde_json::json!({"schema": "v1", "params": {"text": "hello world", "repeat": 2}}),
             write_prefix: prefix.to_owned(),
             mode: "mock".to_owned(),
+            storage: None,
         },
     }
 }

@@ -34,7 +34,7 @@ pub use rules::{Rule, Scope, Violation};
 pub use validate::{Expect, MESSAGE_MAX, RESERVED_FOLDER, SECRET_MASK, SECRET_MIN, check_envelope};
 pub use wire::{
     CLOSE_INVALID_PAYLOAD, CLOSE_NORMAL, CLOSE_PROTOCOL_ERROR, Frame, FrameKind, Payload,
-    RequestError, Role, RunOpen, RunRequest, SUBPROTOCOL, ShapeError, decode,
+    RequestError, Role, RunOpen, RunRequest, SUBPROTOCOL, ShapeError, Storage, decode,
 };
 
 /// Escapes one RFC 6901 JSON pointer token (`~` -> `~0`, `/` -> `~1`).

@@ -11,6 +11,9 @@ pub enum Scope {
     Context,
     /// Needs the write prefix on disk; checked by the harness, not this crate.
     Disk,
+    /// Needs the storage the request handed over (CONTRACT.md §7); checked
+    /// by the harness, not this crate.
+    Storage,
 }
 
 macro_rules! rules {
@@ -39,6 +42,12 @@ macro_rules! rules {
             /// Where it can be decided.
             pub const fn scope(self) -> Scope {
                 match self { $(Rule::$variant => Scope::$scope,)* }
+            }
+
+            /// Whether deciding it needs the artifacts themselves (on disk
+            /// or in storage): the harness decides it, not this crate.
+            pub const fn needs_artifacts(self) -> bool {
+                matches!(self.scope(), Scope::Disk | Scope::Storage)
             }
         }
     };
@@ -105,6 +114,10 @@ rules! {
     IndexNotCanonical => "envelope.index.not_canonical", Disk, "The index file is canonical JSON (RFC 8785).";
     OutputsSecretValue => "envelope.outputs.secret_value", Disk, "No output file holds the value of a secret declared for the processor (CONTRACT.md §10).";
     IndexMismatch => "envelope.index.mismatch", Disk, "The index file holds exactly `{\"outputs\":[...]}` with the envelope's outputs.";
+    StorageUndeclared => "storage.undeclared", Storage, "Under a storage hand-over, every output and the index name a path the hand-over gave an upload URL for.";
+    StorageMissing => "storage.missing", Storage, "Under a storage hand-over, every output and the index are uploaded when the run answers.";
+    StorageSize => "storage.size", Storage, "Under a storage hand-over, no upload holds more than the hand-over's `max_bytes`.";
+    StorageLate => "storage.late", Storage, "Under a storage hand-over, no upload arrives after the run's answer (`RunResult`, the HTTP response, `done`).";
 }
 
 impl std::fmt::Display for Rule {

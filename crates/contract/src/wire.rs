@@ -39,6 +39,61 @@ pub struct Payload {
     pub write_prefix: String,
     /// Run mode (the orchestrator sends `mock` unless told otherwise).
     pub mode: String,
+    /// The storage hand-over, when the caller cannot read the processor's
+    /// disk (CONTRACT.md §7): upload there instead of writing locally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<Storage>,
+}
+
+/// The storage hand-over (CONTRACT.md §7, decided in §14): one presigned
+/// `PUT` URL per artifact path the processor's registry entry declares,
+/// and its index, by path relative to the write prefix.
+///
+/// ```json
+/// {"max_bytes":16777216,
+///  "uploads":{"outputs.json":"http://127.0.0.1:9000/b/tmp/run-1/outputs.json?X-Amz-...",
+///             "summary.txt":"http://127.0.0.1:9000/b/tmp/run-1/summary.txt?X-Amz-..."}}
+/// ```
+///
+/// A processor that receives it uploads each artifact and the index to the
+/// URL of its path (the body is the file's bytes) before it answers, and
+/// writes nothing it lists to its own disk; its envelope is unchanged: it
+/// still names the paths under the write prefix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Storage {
+    /// The most bytes one upload may hold.
+    pub max_bytes: u64,
+    /// Upload URL by path relative to the write prefix (normal: no leading
+    /// `/`, no empty, `.` or `..` segment).
+    pub uploads: std::collections::BTreeMap<String, String>,
+}
+
+impl Storage {
+    /// The checks serde cannot express: every key a normal relative path,
+    /// every URL `http://` or `https://`, at least one upload and one byte.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_bytes == 0 {
+            return Err("max_bytes: must be at least 1".to_owned());
+        }
+        if self.uploads.is_empty() {
+            return Err("uploads: must name at least one path".to_owned());
+        }
+        for (path, url) in &self.uploads {
+            if !crate::is_normal_path(&format!("/{path}")) {
+                return Err(format!(
+                    "uploads: {path:?} is not a normal path relative to the prefix"
+                ));
+            }
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!(
+                    "uploads/{}: not an http(s) URL",
+                    crate::pointer_token(path)
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `RunOpen` content: `{"role":"client"}` plus the request's fields.
@@ -150,6 +205,10 @@ pub enum RequestError {
     /// `payload.write_prefix` is relative, has a `..` segment, …
     #[error("invalid request: /payload/write_prefix: {0}")]
     Prefix(#[from] PrefixError),
+    /// `payload.storage` names a path that is not relative and normal, a
+    /// URL that is not http(s), no upload, or a zero `max_bytes`.
+    #[error("invalid request: /payload/storage/{0}")]
+    Storage(String),
 }
 
 /// Decodes `T` strictly from a JSON value, naming where it failed.
@@ -194,7 +253,11 @@ impl RunRequest {
         if self.payload.inputs.is_null() {
             return Err(RequestError::NullInputs);
         }
-        Ok(WritePrefix::parse(&self.payload.write_prefix)?)
+        let prefix = WritePrefix::parse(&self.payload.write_prefix)?;
+        if let Some(storage) = &self.payload.storage {
+            storage.validate().map_err(RequestError::Storage)?;
+        }
+        Ok(prefix)
     }
 }
 

@@ -162,7 +162,7 @@ fn every_checkable_rule_has_an_invalid_case() {
         .collect();
     let uncovered: Vec<&str> = Rule::ALL
         .iter()
-        .filter(|rule| rule.scope() != Scope::Disk && !covered.contains(rule))
+        .filter(|rule| !rule.needs_artifacts() && !covered.contains(rule))
         .map(|rule| rule.id())
         .collect();
     assert!(
@@ -178,9 +178,9 @@ fn invalid_file_names_name_known_checkable_rules() {
         let file = name(&path);
         match rule_of(file) {
             None => problems.push(format!("{file}: no rule has this id")),
-            Some(rule) if rule.scope() == Scope::Disk => {
+            Some(rule) if rule.needs_artifacts() => {
                 problems.push(format!(
-                    "{file}: {} needs a disk; it has no place here",
+                    "{file}: {} needs the artifacts (disk or storage); it has no place here",
                     rule.id()
                 ));
             }

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use theory_contract::canon;
 use theory_contract::{
     Digest, EnvFingerprint, Envelope, ErrorCode, Expect, FingerprintError, Frame, FrameKind, Meta,
-    Output, Payload, PrefixError, RequestError, Role, RunOpen, RunRequest, Scope, Success,
+    Output, Payload, PrefixError, RequestError, Role, RunOpen, RunRequest, Scope, Storage, Success,
     check_envelope, decode,
 };
 
@@ -433,6 +433,7 @@ fn request_reason(error: &RequestError) -> &'static str {
         RequestError::Prefix(PrefixError::ExecutionIdSegment(_)) => {
             "write_prefix.execution_id_segment"
         }
+        RequestError::Storage(_) => "storage",
     }
 }
 
@@ -454,6 +455,7 @@ fn expected_request_reason(file: &str) -> String {
         "write_prefix.control_char",
         "write_prefix.root",
         "write_prefix.unknown_placeholder",
+        "storage",
     ];
     if semantic.contains(&reason) {
         reason.to_owned()
@@ -724,6 +726,7 @@ fn sample_request() -> RunRequest {
             inputs: json!({"schema": "v1"}),
             write_prefix: "/tmp/exec-1/".to_owned(),
             mode: "mock".to_owned(),
+            storage: None,
         },
     }
 }
@@ -733,11 +736,23 @@ fn request_frame_and_run_open_schema_fields_are_the_serialized_fields() {
     let request_schema = schema("request.schema.json");
     let request = serde_json::to_value(sample_request()).unwrap();
     assert_fields("request", &request_schema, &request, &request);
+    let mut handed_over = sample_request();
+    handed_over.payload.storage = Some(Storage {
+        max_bytes: 1,
+        uploads: [("a.txt".to_owned(), "http://s/b/a.txt".to_owned())].into(),
+    });
+    let maximal = serde_json::to_value(handed_over).unwrap();
     assert_fields(
         "payload",
         &request_schema["$defs"]["payload"],
+        &maximal["payload"],
         &request["payload"],
-        &request["payload"],
+    );
+    assert_fields(
+        "storage",
+        &request_schema["$defs"]["storage"],
+        &maximal["payload"]["storage"],
+        &maximal["payload"]["storage"],
     );
 
     let run_open_schema = schema("run-open.schema.json");

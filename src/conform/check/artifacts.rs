@@ -1,4 +1,5 @@
-//! `artifacts`: the disk rules for each valid fixture's outputs.
+//! `artifacts`: the disk or storage rules for each valid fixture's
+//! outputs, read through the artifact seam.
 
 use super::super::verdict::Findings;
 use super::common::{answered, skip_if_unseen, unreadable, violation_lines};
@@ -9,6 +10,7 @@ use super::{Checked, Ctx};
 pub(super) async fn check(ctx: &mut Ctx<'_>) -> Checked {
     let (endpoint, transport) = ctx.wire()?;
     unreadable(ctx)?;
+    let source = ctx.source(ctx.spec.target)?;
     let mut skipped = Vec::new();
     let mut findings = Findings::default();
     for called in answered(ctx, &endpoint, transport, &mut findings).await {
@@ -21,9 +23,16 @@ pub(super) async fn check(ctx: &mut Ctx<'_>) -> Checked {
             skipped.push(name);
             continue;
         }
-        let violations = crate::artifacts::check(&doc, &called.run.prefix, ctx.secret_values);
-        for line in violation_lines(&name, &violations) {
-            findings.fail(line);
+        match source
+            .check(&doc, &called.run.prefix, ctx.secret_values)
+            .await
+        {
+            Ok(violations) => {
+                for line in violation_lines(&name, &violations) {
+                    findings.fail(line);
+                }
+            }
+            Err(message) => findings.error(format!("{name}: {message}")),
         }
     }
     Ok(skip_if_unseen(

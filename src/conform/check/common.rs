@@ -15,6 +15,7 @@ use super::super::seed::RunIds;
 use super::super::verdict::{Findings, Verdict};
 use super::{Ctx, MODE, trace};
 use crate::adapter::{self, Endpoint, Exchange, HealthBudget, Limits, Target, Transport};
+use crate::artifacts::Source;
 use crate::orchestrator::{Outcome, Plan, TargetSource};
 use crate::vocab::ArtifactSource;
 
@@ -66,10 +67,11 @@ pub(super) async fn call_each(
     let mut called = Vec::with_capacity(ctx.work.inputs.len());
     for input in ctx.work.inputs.clone() {
         let run = next_ids(ctx);
+        let request = handed_over(ctx, &run, &input.value).await;
         let exchange = adapter::call(
             endpoint,
             transport,
-            &request(&run, &input.value),
+            &request,
             run_timeout(ctx),
             &Limits::default(),
         )
@@ -170,8 +172,27 @@ pub(super) fn orchestrator_plan(
         secrets: ctx.secrets.to_vec(),
         host_values: ctx.host_values.to_vec(),
         limits: Limits::default(),
-        artifacts: ctx.pp.entry.artifacts(target.kind()),
+        // `Ctx::wire` ended the trial when the store could not be opened.
+        artifacts: ctx.pp.source(target.kind()).unwrap_or(Source::Nowhere),
     }
+}
+
+/// The request of one run through the adapter, with the storage hand-over
+/// when the trial target's artifacts go to storage (as the orchestrator
+/// sends it).
+pub(super) async fn handed_over(
+    ctx: &Ctx<'_>,
+    run: &RunIds,
+    inputs: &serde_json::Value,
+) -> RunRequest {
+    let mut request = request(run, inputs);
+    if let Ok(source) = ctx.pp.source(ctx.spec.target) {
+        match source.hand_over(&run.prefix, run_timeout(ctx)).await {
+            Ok(storage) => request.payload.storage = storage,
+            Err(message) => tracing::error!(event = "error.storage", message = %message),
+        }
+    }
+    request
 }
 
 /// The expected digest for the processor: `expected_oci`, else the image's pin.
@@ -212,7 +233,7 @@ pub(super) fn outcome_infrastructure(outcome: &Outcome) -> Option<String> {
 /// from nowhere (its registry entry declares `none`).
 pub(super) fn unreadable(ctx: &Ctx<'_>) -> Result<(), Verdict> {
     match ctx.artifacts() {
-        ArtifactSource::Shared => Ok(()),
+        ArtifactSource::Shared | ArtifactSource::Storage => Ok(()),
         ArtifactSource::Nowhere => Err(Verdict::skip(format!(
             "{} declares no place to read its {} target's artifacts from (registry `artifacts: {{{}: none}}`, the default for a remote): its files cannot be judged",
             ctx.spec.processor, ctx.spec.target, ctx.spec.target

@@ -2,7 +2,6 @@
 //! envelope and the same artifacts.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use theory_contract::canon::Json;
 
@@ -17,6 +16,7 @@ use super::common::{
 use super::doc::{member, string_at};
 use super::goldens::redactions;
 use super::{Checked, Ctx};
+use crate::artifacts::Source;
 use crate::orchestrator;
 use crate::vocab::ArtifactSource;
 
@@ -33,7 +33,7 @@ type Seen = (String, Artifacts);
 pub(super) async fn check(ctx: &mut Ctx<'_>, p: &DeterminismParams) -> Checked {
     let (endpoint, transport) = ctx.wire()?;
     let target = ctx.target()?;
-    let reachable = ctx.artifacts() == ArtifactSource::Shared;
+    let source = ctx.source(ctx.spec.target)?;
     let mut findings = Findings::default();
     let mut unanswered = Vec::new();
     for input in ctx.work.inputs.clone() {
@@ -47,13 +47,16 @@ pub(super) async fn check(ctx: &mut Ctx<'_>, p: &DeterminismParams) -> Checked {
                 findings.error(message);
                 break;
             }
-            let this = processor_answer(&outcome).map(|doc| {
-                let body = rendered(&golden::redacted_bytes(doc, &redactions(&run)));
-                (
-                    body,
-                    artifacts(&mut findings, &input, &run, n, doc, reachable),
-                )
-            });
+            let this = match processor_answer(&outcome) {
+                Ok(doc) => {
+                    let body = rendered(&golden::redacted_bytes(doc, &redactions(&run)));
+                    Ok((
+                        body,
+                        artifacts(&mut findings, &input, &run, n, doc, &source).await,
+                    ))
+                }
+                Err(message) => Err(message),
+            };
             match (&first, this) {
                 (None, this) => first = Some(this),
                 (Some(Ok(first)), Ok(this)) => compare(&mut findings, &input, n, first, &this),
@@ -80,15 +83,16 @@ pub(super) async fn check(ctx: &mut Ctx<'_>, p: &DeterminismParams) -> Checked {
     ))
 }
 
-/// The run's outputs by relative path (read only when the target's
-/// artifacts are this machine's); an output outside the prefix is a failure.
-fn artifacts(
+/// The run's outputs by relative path, read through the artifact seam
+/// (none where the target's artifacts are read from nowhere); an output
+/// outside the prefix is a failure.
+async fn artifacts(
     findings: &mut Findings,
     input: &Input,
     run: &RunIds,
     n: u32,
     doc: &Json,
-    reachable: bool,
+    source: &Source,
 ) -> Artifacts {
     let mut files = BTreeMap::new();
     let Some(Json::Array(outputs)) = member(doc, &["outputs"]) else {
@@ -105,9 +109,9 @@ fn artifacts(
             ));
             continue;
         }
-        if reachable {
+        if source.kind() != ArtifactSource::Nowhere {
             let relative = path[run.prefix.as_str().len()..].to_owned();
-            files.insert(relative, read_bounded(Path::new(path)));
+            files.insert(relative, source.read(&run.prefix, path, ARTIFACT_MAX).await);
         }
     }
     files
@@ -150,12 +154,4 @@ fn compare(findings: &mut Findings, input: &Input, n: u32, first: &Seen, this: &
             );
         }
     }
-}
-
-fn read_bounded(path: &Path) -> Option<Vec<u8>> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path).ok()?;
-    let mut bytes = Vec::new();
-    file.take(ARTIFACT_MAX).read_to_end(&mut bytes).ok()?;
-    Some(bytes)
 }

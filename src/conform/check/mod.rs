@@ -47,6 +47,7 @@ use super::seed::Ids;
 use super::suite::{Check, CheckKind};
 use super::verdict::Verdict;
 use crate::adapter::{AdapterError, Endpoint, HealthReport, Target, Transport};
+use crate::artifacts::Source;
 use crate::vocab::ArtifactSource;
 
 pub use trace::trace;
@@ -108,9 +109,11 @@ impl Ctx<'_> {
             .ok_or_else(|| Verdict::error("this check needs a transport, and the trial has none"))
     }
 
-    /// The endpoint and the transport of a check that makes calls.
+    /// The endpoint and the transport of a check that makes calls (and
+    /// the verdict that ends it when its artifacts' store cannot be read).
     fn wire(&self) -> Result<(Endpoint, Transport), Verdict> {
         let endpoint = self.endpoint()?;
+        self.source(self.spec.target)?;
         Ok((endpoint, self.transport()?))
     }
 
@@ -118,6 +121,12 @@ impl Ctx<'_> {
     /// entry's declaration).
     fn artifacts(&self) -> ArtifactSource {
         self.pp.entry.artifacts(self.spec.target)
+    }
+
+    /// That source, ready to read, or the verdict (an error) that ends the
+    /// trial when the entry's store could not be opened.
+    fn source(&self, target: crate::vocab::TargetKind) -> Result<Source, Verdict> {
+        self.pp.source(target).map_err(Verdict::error)
     }
 
     /// The trial's target, as the planner built it.

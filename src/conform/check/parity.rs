@@ -18,7 +18,12 @@ use super::common::{
 use super::goldens::redactions;
 use super::{Checked, Ctx, endpoint_of};
 use crate::adapter::{Endpoint, Target, Transport};
+use crate::artifacts::Source;
 use crate::orchestrator;
+use crate::vocab::ArtifactSource;
+
+/// The largest artifact read when comparing bytes.
+const ARTIFACT_MAX: u64 = 16 * 1024 * 1024;
 
 /// One side of a comparison: where, how, and its name in messages.
 struct Side<'a> {
@@ -26,6 +31,10 @@ struct Side<'a> {
     endpoint: &'a Endpoint,
     transport: Transport,
     name: String,
+    /// Where its artifacts are read from, when their bytes are compared
+    /// (across targets: across transports the second run overwrites the
+    /// first's files under the same prefix).
+    source: Option<Source>,
 }
 
 /// This transport against the next of the lane.
@@ -41,10 +50,12 @@ pub(super) async fn transports(ctx: &mut Ctx<'_>) -> Checked {
         endpoint: &endpoint,
         transport,
         name: transport.to_string(),
+        source: None,
     };
     let other = Side {
         transport: peer,
         name: peer.to_string(),
+        source: None,
         ..this
     };
     Ok(compare_each(ctx, &this, &other).await)
@@ -66,12 +77,14 @@ pub(super) async fn targets(ctx: &mut Ctx<'_>) -> Checked {
         endpoint: &endpoint,
         transport,
         name: ctx.spec.target.to_string(),
+        source: Some(ctx.source(ctx.spec.target)?),
     };
     let other = Side {
         target: &peer_target,
         endpoint: &peer_endpoint,
         transport,
         name: peer_name.to_string(),
+        source: Some(ctx.source(peer_name)?),
     };
     Ok(compare_each(ctx, &this, &other).await)
 }
@@ -149,6 +162,9 @@ async fn compare_pair(
         }
     };
     if comparable(doc_a) == comparable(doc_b) {
+        if let (Some(source_a), Some(source_b)) = (&a.source, &b.source) {
+            compare_artifacts(findings, input, run, doc_a, (na, source_a), (nb, source_b)).await;
+        }
         return None;
     }
     findings.fail(format!(
@@ -161,4 +177,57 @@ async fn compare_pair(
         golden::diff(na, &show(doc_a), nb, &show(doc_b)),
     );
     None
+}
+
+/// The artifact bytes of two equal envelopes, side by side, by path
+/// relative to the prefix; nothing when a side's artifacts are read from
+/// nowhere.
+async fn compare_artifacts(
+    findings: &mut Findings,
+    input: &Input,
+    run: &RunIds,
+    doc: &Json,
+    (na, a): (&str, &Source),
+    (nb, b): (&str, &Source),
+) {
+    if a.kind() == ArtifactSource::Nowhere || b.kind() == ArtifactSource::Nowhere {
+        return;
+    }
+    for (_, path) in crate::artifacts::named_paths(doc) {
+        let Some(relative) = path.strip_prefix(run.prefix.as_str()) else {
+            continue; // outside the prefix: an envelope rule
+        };
+        let bytes_a = a.read(&run.prefix, &path, ARTIFACT_MAX).await;
+        let bytes_b = b.read(&run.prefix, &path, ARTIFACT_MAX).await;
+        match (&bytes_a, &bytes_b) {
+            (Some(x), Some(y)) if x == y => {}
+            (None, None) => {} // unreadable on both: the artifact rules say why
+            (Some(x), Some(y)) => {
+                findings.fail(format!(
+                    "{}: artifact {relative} differs between {na} and {nb}",
+                    input.name
+                ));
+                findings.diff(
+                    &format!("{}: {relative}, {na} vs {nb}:", input.name),
+                    golden::diff(
+                        na,
+                        &String::from_utf8_lossy(x),
+                        nb,
+                        &String::from_utf8_lossy(y),
+                    ),
+                );
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                let (has, lacks) = if bytes_a.is_some() {
+                    (na, nb)
+                } else {
+                    (nb, na)
+                };
+                findings.fail(format!(
+                    "{}: artifact {relative} can be read on {has}, not on {lacks}",
+                    input.name
+                ));
+            }
+        }
+    }
 }

@@ -8,8 +8,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::artifacts::server::{BUCKET, LocalS3};
 use crate::readiness::WaitFor;
-use crate::registry::{Document, DocumentEntry};
+use crate::registry::{Document, DocumentEntry, DocumentStorage};
 use crate::vocab::{ArtifactSource, TargetKind};
 
 use super::super::report::Status;
@@ -30,12 +31,27 @@ impl Drop for Guard {
     }
 }
 
+/// The local store of a storage row: its credentials (in the lane's
+/// environment only), the reference processor's artifacts and index, and
+/// the largest upload.
+const STORE_KEY_ID_ENV: &str = "THEORY_SELFTEST_S3_KEY_ID";
+const STORE_SECRET_ENV: &str = "THEORY_SELFTEST_S3_SECRET";
+const STORE_KEY_ID: &str = "AKIATHEORYSELFTEST01";
+const STORE_SECRET: &str = "theory-selftest-s3-secret";
+const STORE_PATHS: [&str; 4] = [
+    "outputs.json",
+    "parts/upper.txt",
+    "stats.json",
+    "summary.txt",
+];
+const STORE_MAX_BYTES: u64 = 64 * 1024;
+
 /// One lane run against one processor (faulted or not).
 pub(super) fn run_one(setup: &Setup, fault: Option<Catalogued>) -> Row {
     let started = Instant::now();
     let slug = fault.as_ref().map_or("none", |f| f.slug.as_str());
-    let local = fault.as_ref().is_some_and(|f| f.target == "local");
-    let outcome = lane_outcome(setup, slug, fault.is_some(), local)
+    let target = fault.as_ref().map_or("url", |f| f.target.as_str());
+    let outcome = lane_outcome(setup, slug, fault.is_some(), target)
         .unwrap_or_else(|reason| Outcome::Broken { reason });
     Row {
         fault,
@@ -44,18 +60,30 @@ pub(super) fn run_one(setup: &Setup, fault: Option<Catalogued>) -> Row {
     }
 }
 
-/// One lane run: against the native processor on loopback (url target),
-/// or, for a fault only a container shows, against the pinned image with
-/// the fault in its environment (local target; `::local::` trials only).
-fn lane_outcome(setup: &Setup, slug: &str, faulted: bool, local: bool) -> Result<Outcome, String> {
+/// One lane run: against the native processor on loopback (url target);
+/// for a fault only a container shows, against the pinned image with the
+/// fault in its environment (local target; `::local::` trials only); for
+/// a fault only a storage hand-over shows, against the native processor
+/// whose url target uploads to a local S3 server (`storage` target).
+fn lane_outcome(setup: &Setup, slug: &str, faulted: bool, target: &str) -> Result<Outcome, String> {
     let dir = setup.root.join(slug);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let registry = dir.join("registry.yaml");
+    let local = target == "local";
+    let store = (target == "storage")
+        .then(|| {
+            let binary = crate::environment::Environment::process().s3s_fs();
+            LocalS3::start(&binary, &dir.join("store"), STORE_KEY_ID, STORE_SECRET)
+        })
+        .transpose()?;
     let (_processor, document) = if local {
         (None, local_registry_document(setup, slug)?)
     } else {
         let (processor, addr) = start_processor(setup, faulted.then_some(slug))?;
-        (Some(processor), registry_document(setup, addr)?)
+        (
+            Some(processor),
+            registry_document(setup, addr, store.as_ref())?,
+        )
     };
     std::fs::write(&registry, document).map_err(|e| format!("{}: {e}", registry.display()))?;
     let summary = dir.join("summary.json");
@@ -78,6 +106,8 @@ fn lane_outcome(setup: &Setup, slug: &str, faulted: bool, local: bool) -> Result
         .arg(&setup.golden)
         .env("CI", "true")
         .env(CANARY_NAME, CANARY_VALUE)
+        .env(STORE_KEY_ID_ENV, STORE_KEY_ID)
+        .env(STORE_SECRET_ENV, STORE_SECRET)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr)
@@ -149,8 +179,13 @@ fn start_processor(setup: &Setup, fault: Option<&str>) -> Result<(Guard, SocketA
     Ok((guard, addr))
 }
 
-/// The generated registry's text.
-fn registry_document(setup: &Setup, addr: SocketAddr) -> Result<String, String> {
+/// The generated registry's text: the native processor as the url
+/// target, its artifacts on this machine's disk, or in `store`.
+fn registry_document(
+    setup: &Setup,
+    addr: SocketAddr,
+    store: Option<&LocalS3>,
+) -> Result<String, String> {
     let mut url = url::Url::parse("http://127.0.0.1/").map_err(|e| e.to_string())?;
     url.set_ip_host(addr.ip())
         .map_err(|()| "url host".to_owned())?;
@@ -159,11 +194,26 @@ fn registry_document(setup: &Setup, addr: SocketAddr) -> Result<String, String> 
     let entry = DocumentEntry {
         expected_oci: Some(setup.expected_oci.clone()),
         url: Some(url.to_string()),
-        // The native processor writes to this machine's disk.
+        // The native processor writes to this machine's disk, or uploads.
         artifacts: BTreeMap::from([(
             TargetKind::Url.as_str().to_owned(),
-            ArtifactSource::Shared.as_str().to_owned(),
+            if store.is_some() {
+                ArtifactSource::Storage
+            } else {
+                ArtifactSource::Shared
+            }
+            .as_str()
+            .to_owned(),
         )]),
+        storage: store.map(|store| DocumentStorage {
+            endpoint: store.endpoint.to_string(),
+            bucket: BUCKET.to_owned(),
+            region: None,
+            access_key_env: STORE_KEY_ID_ENV.to_owned(),
+            secret_key_env: STORE_SECRET_ENV.to_owned(),
+            paths: STORE_PATHS.iter().map(|p| (*p).to_owned()).collect(),
+            max_bytes: Some(STORE_MAX_BYTES),
+        }),
         health: Some(HEALTH_BUDGET.to_owned()),
         run_timeout: Some(RUN_BUDGET.to_owned()),
         transports: Some(setup.transports.clone()),
@@ -358,7 +408,7 @@ mod tests {
         };
         let addr: SocketAddr = "127.0.0.1:4321".parse().unwrap();
         let path = dir.join("registry.yaml");
-        std::fs::write(&path, registry_document(&setup, addr).unwrap()).unwrap();
+        std::fs::write(&path, registry_document(&setup, addr, None).unwrap()).unwrap();
         let registry =
             crate::registry::Registry::load(&path, crate::registry::TagPolicy::RequireDigest)
                 .unwrap();

@@ -1,16 +1,117 @@
-//! The envelope rules that need the write prefix on disk (scope
-//! [`Scope::Disk`](theory_contract::Scope)): every listed output and the
-//! index exist as regular files, their real paths (symlinks resolved) stay
-//! under the prefix, the index file holds exactly the envelope's outputs
-//! in canonical JSON, and no output holds a declared secret's value.
+//! The artifact seam (CONTRACT.md §7): where a run's artifacts are read
+//! from ([`Source`], declared per registry entry and target, never
+//! guessed), and the rules that need them. The orchestrator's policy,
+//! `contract::artifacts`, determinism's and parity's byte comparisons all
+//! read through it.
 //!
-//! **Invariant:** reads only below the prefix and never writes.
+//! - [`Source::Shared`]: the prefix is on this machine; the disk rules
+//!   (scope [`Scope::Disk`](theory_contract::Scope)): every listed output and
+//!   the index exist as regular files, their real paths (symlinks resolved)
+//!   stay under the prefix, the index file holds exactly the envelope's
+//!   outputs in canonical JSON, and no output holds a declared secret's value.
+//! - [`Source::Storage`]: the processor uploaded to the storage the request
+//!   handed over; the storage rules ([`storage`]) and the same content rules.
+//! - [`Source::Nowhere`]: nothing can be read; nothing is judged.
+//!
+//! **Invariant:** reads only below the prefix (or its keys) and never writes.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use theory_contract::canon::{self, Json};
 use theory_contract::{Rule, Violation, WritePrefix};
+
+use crate::vocab::ArtifactSource;
+
+pub mod server;
+pub mod storage;
+
+pub use storage::Store;
+
+/// Where one target's artifacts are read from, ready to read.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// This machine's disk.
+    Shared,
+    /// The entry's store, through the storage hand-over.
+    Storage(Arc<Store>),
+    /// Nowhere.
+    Nowhere,
+}
+
+impl Source {
+    /// Which kind of source, as the registry names it.
+    pub fn kind(&self) -> ArtifactSource {
+        match self {
+            Self::Shared => ArtifactSource::Shared,
+            Self::Storage(_) => ArtifactSource::Storage,
+            Self::Nowhere => ArtifactSource::Nowhere,
+        }
+    }
+
+    /// The storage hand-over of a run under `prefix`, when its artifacts go
+    /// to storage; valid for `expires`.
+    pub async fn hand_over(
+        &self,
+        prefix: &WritePrefix,
+        expires: std::time::Duration,
+    ) -> Result<Option<theory_contract::Storage>, String> {
+        match self {
+            Self::Storage(store) => store.hand_over(prefix, expires).await.map(Some),
+            Self::Shared | Self::Nowhere => Ok(None),
+        }
+    }
+
+    /// The rules that need the artifacts of `doc`; nothing when they can be
+    /// read nowhere. `Err`: the store could not be read.
+    pub async fn check(
+        &self,
+        doc: &Json,
+        prefix: &WritePrefix,
+        secret_values: &[String],
+    ) -> Result<Vec<Violation>, String> {
+        match self {
+            Self::Shared => Ok(check(doc, prefix, secret_values)),
+            Self::Storage(store) => store.check(doc, prefix, secret_values).await,
+            Self::Nowhere => Ok(Vec::new()),
+        }
+    }
+
+    /// The bytes of the artifact at `path` (under `prefix`), at most
+    /// `max` of them; `None` when it cannot be read (or nothing can).
+    pub async fn read(&self, prefix: &WritePrefix, path: &str, max: u64) -> Option<Vec<u8>> {
+        match self {
+            Self::Shared => {
+                let file = std::fs::File::open(path).ok()?;
+                let mut bytes = Vec::new();
+                file.take(max).read_to_end(&mut bytes).ok()?;
+                Some(bytes)
+            }
+            Self::Storage(store) => {
+                let relative = path.strip_prefix(prefix.as_str())?;
+                store.get(prefix, relative).await.ok().flatten()
+            }
+            Self::Nowhere => None,
+        }
+    }
+}
+
+/// The paths an envelope names, with where: every output's, then the index's.
+pub fn named_paths(doc: &Json) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(Json::Array(items)) = doc.get("outputs") {
+        for (i, item) in items.iter().enumerate() {
+            if let Some(Json::String(path)) = item.get("path") {
+                out.push((format!("/outputs/{i}/path"), path.clone()));
+            }
+        }
+    }
+    if let Some(Json::String(path)) = doc.get("index_path") {
+        out.push(("/index_path".to_owned(), path.clone()));
+    }
+    out
+}
 
 /// The largest index file read; a bigger one is reported, not loaded.
 const MAX_INDEX: u64 = 16 * 1024 * 1024;
@@ -37,7 +138,7 @@ pub fn check(doc: &Json, prefix: &WritePrefix, secret_values: &[String]) -> Vec<
                     [Rule::OutputsMissingFile, Rule::OutputsEscapesPrefix],
                     &mut out,
                 );
-                if regular && holds_secret(path, secret_values) {
+                if regular && file_holds_secret(path, secret_values) {
                     out.push(Violation::new(
                         Rule::OutputsSecretValue,
                         at,
@@ -119,13 +220,8 @@ fn check_file(
 }
 
 /// Whether the file's first [`MAX_SEARCHED`] bytes hold a secret value.
-fn holds_secret(path: &str, secret_values: &[String]) -> bool {
-    let secrets: Vec<&[u8]> = secret_values
-        .iter()
-        .filter(|s| s.len() >= theory_contract::SECRET_MIN)
-        .map(String::as_bytes)
-        .collect();
-    if secrets.is_empty() {
+fn file_holds_secret(path: &str, secret_values: &[String]) -> bool {
+    if secret_values.is_empty() {
         return false;
     }
     let mut bytes = Vec::new();
@@ -135,24 +231,37 @@ fn holds_secret(path: &str, secret_values: &[String]) -> bool {
     {
         return false;
     }
-    secrets
+    holds_secret(&bytes, secret_values)
+}
+
+/// Whether `bytes` hold the value of a secret (of at least
+/// [`SECRET_MIN`](theory_contract::SECRET_MIN) bytes).
+fn holds_secret(bytes: &[u8], secret_values: &[String]) -> bool {
+    secret_values
         .iter()
-        .any(|secret| bytes.windows(secret.len()).any(|w| w == *secret))
+        .filter(|s| s.len() >= theory_contract::SECRET_MIN)
+        .map(String::as_bytes)
+        .any(|secret| bytes.windows(secret.len()).any(|w| w == secret))
 }
 
 fn check_index(path: &str, outputs: Option<&Json>, out: &mut Vec<Violation>) {
-    const AT: &str = "/index_path";
     let mut bytes = Vec::new();
     let read =
         std::fs::File::open(path).and_then(|f| f.take(MAX_INDEX + 1).read_to_end(&mut bytes));
     if let Err(e) = read {
         out.push(Violation::new(
             Rule::IndexMissingFile,
-            AT,
+            "/index_path",
             format!("{path:?} cannot be read ({e})"),
         ));
         return;
     }
+    check_index_bytes(path, &bytes, outputs, out);
+}
+
+/// The index rules on the index's bytes, wherever they were read from.
+fn check_index_bytes(path: &str, bytes: &[u8], outputs: Option<&Json>, out: &mut Vec<Violation>) {
+    const AT: &str = "/index_path";
     if bytes.len() as u64 > MAX_INDEX {
         out.push(Violation::new(
             Rule::IndexNotCanonical,
@@ -161,7 +270,7 @@ fn check_index(path: &str, outputs: Option<&Json>, out: &mut Vec<Violation>) {
         ));
         return;
     }
-    let canonical = match canon::canonicalize(&bytes) {
+    let canonical = match canon::canonicalize(bytes) {
         Ok(canonical) => canonical,
         Err(e) => {
             out.push(Violation::new(
