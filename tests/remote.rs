@@ -55,10 +55,20 @@ enum Network {
     Host,
 }
 
-/// The pinned image in its own container: its certificate and key copied
-/// in (no mount of any kind), reachable on 127.0.0.1.
+/// The pinned image in its own container, serving TLS: its certificate
+/// and key copied in (no mount of any kind), reachable on 127.0.0.1.
 fn remote(dir: &std::path::Path, network: Network) -> (Remote, std::path::PathBuf) {
-    let tls = tls_files(dir);
+    let (remote, ca) = container(dir, network, true);
+    (remote, ca.expect("a TLS remote has a CA"))
+}
+
+/// The pinned image in its own container, with TLS or plain on loopback.
+fn container(
+    dir: &std::path::Path,
+    network: Network,
+    tls: bool,
+) -> (Remote, Option<std::path::PathBuf>) {
+    let files = tls_files(dir);
     let image = reference_image();
     let digest_env = format!("IMAGE_DIGEST={}", digest_of(&image));
     let fingerprint_env = format!("THEORY_ENV_FINGERPRINT={FINGERPRINT}");
@@ -77,18 +87,23 @@ fn remote(dir: &std::path::Path, network: Network) -> (Remote, std::path::PathBu
     if let Network::Host = network {
         args.extend(["--listen", &listen]);
     }
-    args.extend(["--tls-cert", "/tmp/cert.pem", "--tls-key", "/tmp/key.pem"]);
+    if tls {
+        args.extend(["--tls-cert", "/tmp/cert.pem", "--tls-key", "/tmp/key.pem"]);
+    }
     let id = docker(&args);
+    let scheme = if tls { "https" } else { "http" };
     let mut remote = Remote {
         id,
-        url: url::Url::parse("https://127.0.0.1/").expect("url"),
+        url: url::Url::parse(&format!("{scheme}://127.0.0.1/")).expect("url"),
     };
-    for (file, name) in [(&tls.cert, "cert.pem"), (&tls.key, "key.pem")] {
-        docker(&[
-            "cp",
-            file.to_str().expect("a UTF-8 path"),
-            &format!("{}:/tmp/{name}", remote.id),
-        ]);
+    if tls {
+        for (file, name) in [(&files.cert, "cert.pem"), (&files.key, "key.pem")] {
+            docker(&[
+                "cp",
+                file.to_str().expect("a UTF-8 path"),
+                &format!("{}:/tmp/{name}", remote.id),
+            ]);
+        }
     }
     docker(&["start", &remote.id]);
     let mounts = docker(&["inspect", "--format", "{{len .Mounts}}", &remote.id]);
@@ -106,7 +121,7 @@ fn remote(dir: &std::path::Path, network: Network) -> (Remote, std::path::PathBu
         }
     };
     remote.url.set_port(Some(port)).expect("port");
-    (remote, tls.ca)
+    (remote, tls.then_some(files.ca))
 }
 
 #[test]
@@ -163,19 +178,31 @@ fn a_remote_without_shared_storage_passes_staging_with_its_artifact_rules_skippe
 /// artifact rules and parity's byte comparison across targets included.
 #[test]
 fn a_remote_uploading_to_storage_passes_staging_with_every_artifact_rule() {
+    uploading_remote_passes_staging(true);
+}
+
+/// The same, the remote serving plain HTTP on loopback.
+#[test]
+fn a_plain_remote_uploading_to_storage_passes_staging_too() {
+    uploading_remote_passes_staging(false);
+}
+
+fn uploading_remote_passes_staging(tls: bool) {
     if !docker_available() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::start();
-    let (remote, ca) = remote(dir.path(), Network::Host);
-    let entry = registry::reference()
+    let (remote, ca) = container(dir.path(), Network::Host, tls);
+    let mut entry = registry::reference()
         .run_timeout(Duration::from_secs(20))
         .pinned_image(&reference_image())
         .url(remote.url.as_str())
-        .ca_file(ca)
         .artifacts(TargetKind::Url, ArtifactSource::Storage)
         .storage(store.section(None));
+    if let Some(ca) = ca {
+        entry = entry.ca_file(ca);
+    }
     let registry = registry::write_entry(dir.path(), entry);
     let run = lane("staging", &registry, dir.path())
         .arg("--seed")

@@ -43,6 +43,8 @@ fn a_processor_that_uploads_through_the_hand_over_passes_staging() {
         .arg("21")
         .arg("--skip")
         .arg("certification::")
+        .arg("--certificate")
+        .arg(dir.path().join("certificates"))
         .run();
     let summary = summary(dir.path());
     let bad: Vec<String> = ["fail", "error"]
@@ -75,7 +77,11 @@ fn a_processor_that_uploads_through_the_hand_over_passes_staging() {
     );
     // Canary: the store's secret and every presigned signature are masked.
     let mut outputs = vec![run.stdout_text(), run.stderr.clone()];
-    for file in ["junit.xml", "summary.json"] {
+    for file in [
+        "junit.xml",
+        "summary.json",
+        "certificates/theory-reference-0.1.0.json",
+    ] {
         outputs.push(std::fs::read_to_string(dir.path().join(file)).expect(file));
     }
     for text in &outputs {
