@@ -118,6 +118,12 @@ fn each_storage_fault_fails_its_named_rule() {
         );
         let message = message_of(&summary, name);
         assert!(message.contains(rule), "{fault}: {message}");
+        // Failures carry wire traces: still no signature, no secret.
+        let json = std::fs::read_to_string(dir.path().join("summary.json")).expect("json");
+        for text in [&run.stdout_text(), &run.stderr, &json] {
+            assert_eq!(signatures(text), 0, "{fault}: a presigned signature leaked");
+            assert!(!text.contains(SECRET), "{fault}: the store's secret leaked");
+        }
     }
 }
 
@@ -159,6 +165,16 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
         }
     }
     out
+}
+
+#[test]
+fn the_signature_canary_finds_an_unmasked_signature() {
+    let hex = "0123456789abcdef".repeat(4);
+    assert_eq!(
+        signatures(&format!("PUT http://s/b/k?X-Amz-Signature={hex}&x=1")),
+        1
+    );
+    assert_eq!(signatures("PUT http://s/b/k?X-Amz-Signature=[redacted]"), 0);
 }
 
 /// How many unmasked SigV4 signatures `text` holds.

@@ -91,6 +91,14 @@ impl Store {
         ))
     }
 
+    /// The prefix's own key and, with a trailing `/`, what starts the keys
+    /// of every path under it (as the store spells them).
+    fn root(prefix: &WritePrefix) -> (Key, String) {
+        let key = Key::from(prefix.as_str().trim_matches('/'));
+        let start = format!("{}/", key.as_ref());
+        (key, start)
+    }
+
     /// The hand-over of one run: a presigned `PUT` URL per declared path,
     /// valid for `expires` (the run budget). Each URL is registered for
     /// redaction.
@@ -107,11 +115,9 @@ impl Store {
                 expires,
             ))
             .await?;
-            let url = url.to_string();
-            if let Some((_, query)) = url.split_once('?') {
-                crate::redact::register(query);
-            }
-            uploads.insert(path.clone(), url);
+            // Its signed query is masked wherever it would be shown
+            // (`redact::text`'s presigned-URL rule).
+            uploads.insert(path.clone(), url.to_string());
         }
         Ok(theory_contract::Storage {
             max_bytes: self.config.max_bytes,
@@ -135,10 +141,10 @@ impl Store {
 
     /// The objects uploaded under `prefix`: size by path relative to it.
     pub async fn list(&self, prefix: &WritePrefix) -> Result<BTreeMap<String, u64>, String> {
-        let root = prefix.as_str().trim_start_matches('/');
+        let (key, root) = Self::root(prefix);
         let listing = self
             .s3
-            .list(Some(&Key::from(root.trim_end_matches('/'))))
+            .list(Some(&key))
             .take(MAX_LISTED)
             .collect::<Vec<_>>();
         let mut out = BTreeMap::new();
@@ -148,7 +154,7 @@ impl Store {
         {
             let meta =
                 meta.map_err(|e| format!("storage: {}", crate::redact::text(&e.to_string())))?;
-            if let Some(relative) = meta.location.as_ref().strip_prefix(root) {
+            if let Some(relative) = meta.location.as_ref().strip_prefix(root.as_str()) {
                 out.insert(relative.to_owned(), meta.size);
             }
         }
