@@ -169,10 +169,11 @@ impl Store {
         relative: &str,
     ) -> Result<Option<Vec<u8>>, String> {
         let key = Self::key(prefix, relative);
-        let result = match bounded(self.s3.get(&key)).await {
-            Ok(result) => result,
-            Err(e) if e.contains("not found") || e.contains("NotFound") => return Ok(None),
-            Err(e) => return Err(e),
+        let result = match tokio::time::timeout(CALL_BUDGET, self.s3.get(&key)).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(object_store::Error::NotFound { .. })) => return Ok(None),
+            Ok(Err(e)) => return Err(format!("storage: {}", crate::redact::text(&e.to_string()))),
+            Err(_) => return Err(timed_out()),
         };
         if result.meta.size > self.config.max_bytes {
             return Ok(None);
@@ -276,8 +277,30 @@ fn timed_out() -> String {
 async fn bounded<T>(future: impl Future<Output = object_store::Result<T>>) -> Result<T, String> {
     match tokio::time::timeout(CALL_BUDGET, future).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(object_store::Error::NotFound { .. })) => Err("storage: not found".to_owned()),
         Ok(Err(e)) => Err(format!("storage: {}", crate::redact::text(&e.to_string()))),
         Err(_) => Err(timed_out()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    #[test]
+    fn every_key_starts_with_the_root_the_store_lists_under() {
+        for prefix in ["/tmp/run-1/", "/tmp/x y/é%25/a.b/", "/w/a~b=c/"] {
+            let prefix = WritePrefix::parse(prefix).unwrap();
+            let (_, root) = Store::root(&prefix);
+            for relative in ["summary.txt", "parts/upper.txt", ".theory/envelope.json"] {
+                let key = Store::key(&prefix, relative);
+                assert_eq!(
+                    key.as_ref().strip_prefix(root.as_str()),
+                    Some(relative),
+                    "{prefix} {relative}"
+                );
+            }
+        }
     }
 }
