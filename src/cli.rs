@@ -51,6 +51,9 @@ pub struct LaneArgs {
     /// Write a JSON summary.
     #[arg(long = "json", value_name = "FILE")]
     json_report: Option<PathBuf>,
+    /// Write a Markdown summary for a CI job's summary page.
+    #[arg(long, value_name = "FILE")]
+    summary: Option<PathBuf>,
     /// Write one canonical JSON certificate per processor into DIR (`<processor slug>.json`).
     #[arg(long, value_name = "DIR")]
     certificate: Option<PathBuf>,
@@ -348,6 +351,7 @@ fn lane_command(args: LaneArgs) -> Exit {
         lanes: args.lanes,
         junit: args.junit,
         json: args.json_report,
+        summary: args.summary,
         certificate: args.certificate,
         seed: args.seed,
         golden_dir: args.golden_dir,

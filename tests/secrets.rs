@@ -88,6 +88,8 @@ fn no_secret_a_processor_echoes_reaches_anything_the_harness_writes() {
         .arg(out.join("junit.xml"))
         .arg("--json")
         .arg(out.join("summary.json"))
+        .arg("--summary")
+        .arg(out.join("summary.md"))
         .arg("--certificate")
         .arg(out.join("certificates"))
         .arg("--golden-dir")
@@ -109,6 +111,10 @@ fn no_secret_a_processor_echoes_reaches_anything_the_harness_writes() {
     assert!(
         summary.contains("envelope.outputs.secret_value"),
         "{summary}"
+    );
+    assert!(
+        out.join("summary.md").is_file(),
+        "no Markdown summary was written"
     );
     let pending: Vec<PathBuf> = files(&golden)
         .into_iter()

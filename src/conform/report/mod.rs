@@ -5,6 +5,8 @@
 //!   conformance failure, `<error>` for an infrastructure problem,
 //!   `<skipped>` with its reason.
 //! - `json` — a canonical JSON summary: counts and one entry per trial.
+//! - `markdown` — the Markdown job summary (`--summary`), rendered from the
+//!   JSON summary's values.
 //!
 //! A record's [`Status`] combines its verdict with its [`Disposition`]: a
 //! listed known failure that failed is `known_failure` (it does not fail
@@ -16,6 +18,7 @@
 
 pub mod json;
 pub mod junit;
+pub mod markdown;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -84,6 +84,8 @@ pub struct LaneOptions {
     pub junit: Option<PathBuf>,
     /// Where to write the JSON summary.
     pub json: Option<PathBuf>,
+    /// Where the Markdown job summary goes, if anywhere (`--summary`).
+    pub summary: Option<PathBuf>,
     /// The folder to write one certificate per processor in.
     pub certificate: Option<PathBuf>,
     /// The seed; from the OS when absent.
@@ -442,6 +444,12 @@ fn settle(options: &LaneOptions, lane: &Lane, source: &LaneSource, ran: &Ran) ->
         && write_report(path, &report::json::render(&info, &ran.events)).is_err()
     {
         stats.report_unwritten();
+    }
+    if let Some(path) = &options.summary {
+        let summary = report::json::Summary::of(&info, &ran.events);
+        if write_report(path, report::markdown::render(&summary).as_bytes()).is_err() {
+            stats.report_unwritten();
+        }
     }
     stats.exit()
 }

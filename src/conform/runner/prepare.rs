@@ -216,7 +216,11 @@ fn check_arguments(args: &libtest_mimic::Arguments) -> Result<(), String> {
 /// reports' folders, the state, work and goldens' folders.
 fn check_paths(options: &LaneOptions) -> Result<(), String> {
     use crate::outputs;
-    for (flag, path) in [("--junit", &options.junit), ("--json", &options.json)] {
+    for (flag, path) in [
+        ("--junit", &options.junit),
+        ("--json", &options.json),
+        ("--summary", &options.summary),
+    ] {
         if let Some(path) = path {
             outputs::check_report_file(path).map_err(|m| format!("{flag}: {m}"))?;
         }
