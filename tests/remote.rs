@@ -162,6 +162,58 @@ fn a_remote_without_shared_storage_passes_staging_with_its_artifact_rules_skippe
     let passed = trials_with(&summary, "pass");
     let url_passed = passed.iter().filter(|n| n.contains("::url::")).count();
     assert!(url_passed >= 30, "only {url_passed} url trials passed");
+    // No answer was replaced for a breach (as every success was, when the
+    // orchestrator judged a folder it made itself): what passed, passed on
+    // the processor's own answers. (`error.digest` is expected: the digest
+    // trial runs once against another digest on purpose.)
+    for event in run.stderr_events() {
+        assert_ne!(event["event"], "error.contract", "{event}");
+    }
+    // Declared `shared` by mistake, the remote's outputs are missing from
+    // this disk: the orchestrator replaces each success (`error.contract`),
+    // contract::artifacts fails, and determinism still judges the
+    // processor's own answers (which agree), not the envelopes it wrote.
+    let wrong = dir.path().join("wrong");
+    std::fs::create_dir_all(&wrong).expect("mkdir");
+    let registry = registry::write_entry(
+        &wrong,
+        registry::reference()
+            .run_timeout(Duration::from_secs(20))
+            .url(remote.url.as_str())
+            .ca_file(dir.path().join("ca.pem"))
+            .artifacts(TargetKind::Url, ArtifactSource::Shared),
+    );
+    for (name, verdict) in [
+        (
+            "determinism::random_ids::theory/reference@0.1.0::url::ws",
+            "pass",
+        ),
+        (
+            "contract::artifacts::theory/reference@0.1.0::url::ws",
+            "fail",
+        ),
+    ] {
+        let run = lane("staging", &registry, &wrong)
+            .arg("--exact")
+            .arg(name)
+            .run();
+        let summary = support::lanes::summary(&wrong);
+        assert_eq!(
+            trials_with(&summary, verdict),
+            [name.to_owned()].into(),
+            "{}",
+            explain(&run)
+        );
+        if verdict == "pass" {
+            assert!(
+                run.stderr_events()
+                    .iter()
+                    .any(|e| e["event"] == "error.contract"),
+                "the orchestrator replaced no answer: {}",
+                explain(&run)
+            );
+        }
+    }
     for name in [
         "contract::artifacts::theory/reference@0.1.0::local::ws",
         "parity::targets::theory/reference@0.1.0::local::ws",
