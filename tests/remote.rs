@@ -11,7 +11,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::lanes::{FINGERPRINT, explain, lane, message_of, summary, trials_with};
+use support::lanes::{FINGERPRINT, explain, failures, lane, message_of, summary, trials_with};
 use support::processor::{
     Options, Processor, digest_of, docker_available, reference_image, tls_files,
 };
@@ -145,11 +145,7 @@ fn a_remote_without_shared_storage_passes_staging_with_its_artifact_rules_skippe
         .timeout(Duration::from_secs(300))
         .run();
     let summary = summary(dir.path());
-    let failed: Vec<_> = ["fail", "error"]
-        .iter()
-        .flat_map(|v| trials_with(&summary, v))
-        .map(|name| format!("{name}: {}", message_of(&summary, &name)))
-        .collect();
+    let failed = failures(&summary);
     assert!(failed.is_empty(), "{failed:#?}\n{}", explain(&run));
     assert_eq!(run.code, 0, "{}", explain(&run));
     let skipped = trials_with(&summary, "skip");
@@ -264,11 +260,7 @@ fn uploading_remote_passes_staging(tls: bool) {
         .timeout(Duration::from_secs(300))
         .run();
     let summary = summary(dir.path());
-    let failed: Vec<_> = ["fail", "error"]
-        .iter()
-        .flat_map(|v| trials_with(&summary, v))
-        .map(|name| format!("{name}: {}", message_of(&summary, &name)))
-        .collect();
+    let failed = failures(&summary);
     assert!(failed.is_empty(), "{failed:#?}\n{}", explain(&run));
     assert_eq!(run.code, 0, "{}", explain(&run));
     assert!(trials_with(&summary, "skip").is_empty(), "every trial ran");

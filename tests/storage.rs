@@ -9,7 +9,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::lanes::{explain, lane, message_of, summary, trials_with};
+use support::lanes::{explain, failures, lane, message_of, summary, trials_with};
 use support::processor::{Options, Processor};
 use support::registry;
 use support::storage::{KEY_ID, KEY_ID_ENV, SECRET, SECRET_ENV, Store};
@@ -47,11 +47,7 @@ fn a_processor_that_uploads_through_the_hand_over_passes_staging() {
         .arg(dir.path().join("certificates"))
         .run();
     let summary = summary(dir.path());
-    let bad: Vec<String> = ["fail", "error"]
-        .iter()
-        .flat_map(|v| trials_with(&summary, v))
-        .map(|name| format!("{name}: {}", message_of(&summary, &name)))
-        .collect();
+    let bad = failures(&summary);
     assert!(bad.is_empty(), "{bad:#?}\n{}", explain(&run));
     assert_eq!(run.code, 0, "{}", explain(&run));
     let passed = trials_with(&summary, "pass");

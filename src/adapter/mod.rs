@@ -44,6 +44,7 @@ pub use local::{
     OWNER_NS_LABEL, OWNER_PID_LABEL, RUN_LABEL, START_LABEL, SWEEP_BUDGET, Sweep, alive,
     pid_namespace, remove_run, sweep,
 };
+pub(crate) use net::install_tls_provider;
 pub use sse::parse_stream as parse_event_stream;
 pub use target::{DEFAULT_PORT, Endpoint, LocalSpec, ModalSpec, Target, UrlSpec, resolve};
 pub use ws::{CLOSE_GRACE, WsMessage, ws_raw};

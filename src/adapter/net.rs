@@ -18,12 +18,17 @@ use url::Url;
 
 use super::{AdapterError, Transport};
 
+/// Makes `ring` the process-wide TLS provider (once; later calls do
+/// nothing), so no client the harness builds can pick another one.
+pub(crate) fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The TLS configuration for WS and HTTP alike: `ring` provider, safe
 /// default versions, webpki roots plus every certificate in `ca_file`,
 /// ALPN `http/1.1` only.
 pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, AdapterError> {
-    // The process-wide default is ring too, so nothing can pick another one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_tls_provider();
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_file {

@@ -79,13 +79,13 @@ impl Source {
     }
 
     /// The bytes of the artifact at `path` (under `prefix`), at most
-    /// `max` of them; `None` when it cannot be read (or nothing can).
-    pub async fn read(&self, prefix: &WritePrefix, path: &str, max: u64) -> Option<Vec<u8>> {
+    /// [`READ_MAX`] of them; `None` when it cannot be read (or nothing can).
+    pub async fn read(&self, prefix: &WritePrefix, path: &str) -> Option<Vec<u8>> {
         match self {
             Self::Shared => {
                 let file = std::fs::File::open(path).ok()?;
                 let mut bytes = Vec::new();
-                file.take(max).read_to_end(&mut bytes).ok()?;
+                file.take(READ_MAX).read_to_end(&mut bytes).ok()?;
                 Some(bytes)
             }
             Self::Storage(store) => {
@@ -113,6 +113,9 @@ pub fn named_paths(doc: &Json) -> Vec<(String, String)> {
     out
 }
 
+/// The most bytes of one artifact [`Source::read`] returns (for the byte
+/// comparisons of determinism and parity).
+pub const READ_MAX: u64 = 16 * 1024 * 1024;
 /// The largest index file read; a bigger one is reported, not loaded.
 const MAX_INDEX: u64 = 16 * 1024 * 1024;
 /// How much of each output is searched for secret values.

@@ -50,8 +50,7 @@ impl Store {
         };
         let key_id = credential(&config.access_key_env)?;
         let secret = credential(&config.secret_key_env)?;
-        // The process-wide TLS provider, as the adapters use it.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::adapter::install_tls_provider();
         let s3 = AmazonS3Builder::new()
             .with_endpoint(config.endpoint.as_str().trim_end_matches('/'))
             .with_bucket_name(&config.bucket)

@@ -55,6 +55,16 @@ pub fn trials_with(summary: &serde_json::Value, verdict: &str) -> BTreeSet<Strin
         .collect()
 }
 
+/// Each trial that failed or errored, with its message (empty when the
+/// lane passed), for an assertion.
+pub fn failures(summary: &serde_json::Value) -> Vec<String> {
+    ["fail", "error"]
+        .iter()
+        .flat_map(|verdict| trials_with(summary, verdict))
+        .map(|name| format!("{name}: {}", message_of(summary, &name)))
+        .collect()
+}
+
 /// The message of the trial `name` in a summary.
 pub fn message_of(summary: &serde_json::Value, name: &str) -> String {
     summary["trials"]

@@ -20,9 +20,6 @@ use crate::artifacts::Source;
 use crate::orchestrator;
 use crate::vocab::ArtifactSource;
 
-/// The largest artifact read when comparing bytes.
-const ARTIFACT_MAX: u64 = 16 * 1024 * 1024;
-
 /// Artifact bytes by path relative to the prefix (`None`: unreadable).
 type Artifacts = BTreeMap<String, Option<Vec<u8>>>;
 
@@ -111,7 +108,7 @@ async fn artifacts(
         }
         if source.kind() != ArtifactSource::Nowhere {
             let relative = path[run.prefix.as_str().len()..].to_owned();
-            files.insert(relative, source.read(&run.prefix, path, ARTIFACT_MAX).await);
+            files.insert(relative, source.read(&run.prefix, path).await);
         }
     }
     files

@@ -22,9 +22,6 @@ use crate::artifacts::Source;
 use crate::orchestrator;
 use crate::vocab::ArtifactSource;
 
-/// The largest artifact read when comparing bytes.
-const ARTIFACT_MAX: u64 = 16 * 1024 * 1024;
-
 /// One side of a comparison: where, how, and its name in messages.
 struct Side<'a> {
     target: &'a Target,
@@ -197,8 +194,8 @@ async fn compare_artifacts(
         let Some(relative) = path.strip_prefix(run.prefix.as_str()) else {
             continue; // outside the prefix: an envelope rule
         };
-        let bytes_a = a.read(&run.prefix, &path, ARTIFACT_MAX).await;
-        let bytes_b = b.read(&run.prefix, &path, ARTIFACT_MAX).await;
+        let bytes_a = a.read(&run.prefix, &path).await;
+        let bytes_b = b.read(&run.prefix, &path).await;
         match (&bytes_a, &bytes_b) {
             (Some(x), Some(y)) if x == y => {}
             (None, None) => {} // unreadable on both: the artifact rules say why
