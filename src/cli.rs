@@ -4,7 +4,7 @@
 //! **Invariant:** only the product's output goes to stdout; diagnostics go
 //! through `tracing` (NDJSON on stderr).
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -12,6 +12,11 @@ use theory_contract::{Expect, Violation, WritePrefix, canon, check_envelope};
 
 use crate::exit::Exit;
 use crate::input::Source;
+use crate::log::{LogFormat, LogSettings};
+
+mod run;
+
+use run::{RunArgs, run_command};
 
 /// Conformance and parity harness for `theory.run.v1` processors.
 ///
@@ -54,6 +59,9 @@ pub struct LaneArgs {
     /// Write a Markdown summary for a CI job's summary page.
     #[arg(long, value_name = "FILE")]
     summary: Option<PathBuf>,
+    /// Write an HTML report: one self-contained page, filterable.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Write one canonical JSON certificate per processor into DIR (`<processor slug>.json`).
     #[arg(long, value_name = "DIR")]
     certificate: Option<PathBuf>,
@@ -83,9 +91,23 @@ pub struct LaneArgs {
     /// Run only the trials that failed or errored in the last run (with its seed unless --seed).
     #[arg(long)]
     last_failed: bool,
+    /// Run on this target instead of the lane's own (repeatable; dev and pr
+    /// only: a lane that certifies keeps its targets), e.g. `--lane pr
+    /// --target url` for a processor you started yourself.
+    #[arg(long = "target", value_name = "TARGET", value_enum)]
+    targets: Vec<crate::vocab::TargetKind>,
     /// Where each run records its failures, for --last-failed.
     #[arg(long, default_value = crate::conform::state::DEFAULT_STATE_DIR, value_name = "DIR")]
     state_dir: PathBuf,
+    /// How diagnostics on stderr are written: `human` lines (the default)
+    /// or `json` (NDJSON). `THEORY_LOG` sets the level (default: warnings
+    /// and errors).
+    #[arg(long, env = "THEORY_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
+    /// No live progress line on stderr (it is drawn only when stderr is a
+    /// terminal, and never with CI=true).
+    #[arg(long)]
+    no_progress: bool,
     #[command(flatten)]
     test: libtest_mimic::Arguments,
 }
@@ -120,6 +142,12 @@ enum Command {
     /// Registry files for scripts, from typed values (docs/registry.md).
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Start a processor's certification: write `registry.yaml` with one
+    /// entry and `fixtures/<name>/` with a valid, an invalid and a crash
+    /// example, to edit (docs/processor-authors.md). Prints what it wrote;
+    /// exit 2, writing nothing, when a file exists or the entry would not
+    /// load.
+    Init(crate::registry::init::Init),
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,65 +218,6 @@ struct GoldenArgs {
     golden_dir: PathBuf,
 }
 
-/// `theory-conform run`.
-#[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("input_source").required(true).multiple(false)))]
-pub struct RunArgs {
-    /// The processor, `ns/name@version` (names it in logs when `--adapter url`).
-    #[arg(long = "ref", value_name = "NS/NAME@VER")]
-    processor: String,
-    /// Where it runs; default from RUN_TARGET, then MODAL_ENVIRONMENT (modal), then local.
-    #[arg(long, value_enum)]
-    adapter: Option<crate::vocab::TargetKind>,
-    /// The base URL of a processor already running (`--adapter url`).
-    #[arg(long, value_name = "URL")]
-    url: Option<String>,
-    /// A PEM CA file for a TLS endpoint with a private CA.
-    #[arg(long, value_name = "FILE")]
-    ca_file: Option<PathBuf>,
-    /// Where the target's artifacts are read from: `shared` (the prefix is
-    /// this machine's) or `none`; default the registry entry's declaration,
-    /// else `shared` for local and `none` for url and modal.
-    #[arg(long, value_enum, value_name = "SOURCE")]
-    artifacts: Option<crate::vocab::ArtifactSource>,
-    /// How to talk to it.
-    #[arg(long, default_value = "ws", value_parser = ["ws", "http", "sse"])]
-    transport: String,
-    /// The run mode sent in the payload.
-    #[arg(long, default_value = "mock")]
-    mode: String,
-    /// The write prefix template; `{execution_id}` is substituted once.
-    #[arg(long, default_value = "/tmp/{execution_id}/", value_name = "TEMPLATE")]
-    write_prefix: String,
-    /// The execution id; generated once when absent, and reused for every retry.
-    #[arg(long, value_name = "ID")]
-    execution_id: Option<String>,
-    /// The run budget, e.g. `30s`, overriding the registry's `run_timeout`.
-    #[arg(long, value_name = "DURATION")]
-    timeout: Option<String>,
-    /// The digest the image must run (`repo@sha256:<hex>` or `sha256:<hex>`).
-    #[arg(long, value_name = "REF")]
-    expected_oci: Option<String>,
-    /// A registry file replacing the embedded one.
-    #[arg(long, env = "THEORY_REGISTRY", value_name = "FILE")]
-    registry: Option<PathBuf>,
-    /// Accepted for compatibility: stdout is always the canonical JSON envelope.
-    #[arg(long)]
-    json: bool,
-    /// The inputs as a JSON text.
-    #[arg(long, group = "input_source", value_name = "JSON")]
-    inputs_json: Option<String>,
-    /// The inputs from a JSON file.
-    #[arg(long, group = "input_source", value_name = "PATH")]
-    inputs_file: Option<PathBuf>,
-    /// The inputs from stdin: `--inputs -`.
-    #[arg(long, group = "input_source", value_name = "-", value_parser = ["-"])]
-    inputs: Option<String>,
-    /// Deprecated: use --inputs-json.
-    #[arg(long, group = "input_source", value_name = "JSON", hide = true)]
-    inputs_jsonstr: Option<String>,
-}
-
 #[derive(Debug, Subcommand)]
 enum EnvelopeCommand {
     /// Check an envelope against CONTRACT.md §2 and §7. Prints one violation
@@ -277,6 +246,24 @@ enum EnvelopeCommand {
 }
 
 impl Cli {
+    /// How this command writes its diagnostics: a lane writes human lines
+    /// with warnings and errors only, unless asked otherwise; `run` and the
+    /// tools write NDJSON at `info` (CONTRACT.md §10).
+    pub fn log_settings(&self) -> LogSettings {
+        if self.command.is_some() {
+            return LogSettings::NDJSON;
+        }
+        let terminal = std::io::stderr().is_terminal();
+        LogSettings {
+            format: self.lane.log_format.unwrap_or(LogFormat::Human),
+            default_level: "warn",
+            color: terminal
+                && crate::environment::Environment::process()
+                    .get("NO_COLOR")
+                    .is_none(),
+        }
+    }
+
     /// Runs the command.
     pub fn run(self) -> Exit {
         let Some(command) = self.command else {
@@ -293,6 +280,13 @@ impl Cli {
                 })
             }
             Command::Registry(command) => registry_command(command),
+            Command::Init(init) => match crate::registry::init::init(&init) {
+                Ok(written) => write_stdout(written.as_bytes()),
+                Err(message) => {
+                    tracing::error!(event = "error.usage", message = %message);
+                    Exit::Usage
+                }
+            },
             Command::Canon { file } => canon_command(&Source::from_arg(file)),
             Command::Run(args) => run_command(*args),
             Command::Envelope(EnvelopeCommand::Check {
@@ -352,6 +346,7 @@ fn lane_command(args: LaneArgs) -> Exit {
         junit: args.junit,
         json: args.json_report,
         summary: args.summary,
+        html: args.html,
         certificate: args.certificate,
         seed: args.seed,
         golden_dir: args.golden_dir,
@@ -362,6 +357,8 @@ fn lane_command(args: LaneArgs) -> Exit {
         partition: args.partition,
         last_failed: args.last_failed,
         state_dir: args.state_dir,
+        targets: args.targets,
+        progress: !args.no_progress,
         args: args.test,
     })
 }
@@ -473,70 +470,6 @@ fn check_command(
     match write_stdout(report.as_bytes()) {
         Exit::Success if violations.is_empty() => Exit::Success,
         Exit::Success => Exit::Failure,
-        failed @ (Exit::Failure | Exit::Usage | Exit::Infrastructure) => failed,
-    }
-}
-
-fn run_command(args: RunArgs) -> Exit {
-    use crate::plan::{Inputs, Request};
-    let inputs = match (
-        args.inputs_json,
-        args.inputs_file,
-        args.inputs,
-        args.inputs_jsonstr,
-    ) {
-        (Some(json), None, None, None) => Inputs::Inline(json),
-        (None, Some(path), None, None) => Inputs::Source(Source::File(path)),
-        (None, None, Some(_), None) => Inputs::Source(Source::Stdin),
-        (None, None, None, Some(json)) => {
-            tracing::warn!(
-                event = "deprecated.option",
-                option = "--inputs-jsonstr",
-                message = "--inputs-jsonstr is deprecated and will be removed; use --inputs-json",
-            );
-            Inputs::Inline(json)
-        }
-        _ => unreachable!("clap admits exactly one input source"),
-    };
-    let Some(transport) = crate::vocab::Transport::from_name(&args.transport) else {
-        tracing::error!(event = "error.usage", message = %format!("--transport {:?} is not ws, http or sse", args.transport));
-        return Exit::Usage;
-    };
-    let request = Request {
-        processor: args.processor,
-        adapter: args.adapter,
-        url: args.url,
-        ca_file: args.ca_file,
-        artifacts: args.artifacts,
-        transport,
-        mode: args.mode,
-        write_prefix: args.write_prefix,
-        execution_id: args.execution_id,
-        timeout: args.timeout,
-        expected_oci: args.expected_oci,
-        registry: args.registry,
-        inputs,
-    };
-    let plan = match crate::plan::plan(&request, crate::environment::Environment::process()) {
-        Ok(plan) => plan,
-        Err(message) => {
-            tracing::error!(event = "error.usage", message = %message);
-            return Exit::Usage;
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            tracing::error!(event = "error.runtime", message = %e);
-            return Exit::Infrastructure;
-        }
-    };
-    let outcome = runtime.block_on(crate::orchestrator::run(&plan));
-    match write_stdout(&outcome.canonical) {
-        Exit::Success => Exit::of_envelope(outcome.envelope.error_code()),
         failed @ (Exit::Failure | Exit::Usage | Exit::Infrastructure) => failed,
     }
 }

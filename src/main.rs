@@ -1,9 +1,10 @@
 //! `theory-conform`: certifies that processors honour `theory.run.v1`.
-//! `main` only wires: logging, then the command line.
+//! `main` only wires: the command line, then logging as it asks.
 
 use clap::Parser as _;
 
 fn main() -> std::process::ExitCode {
-    theory_conform::log::init();
-    theory_conform::cli::Cli::parse().run().into()
+    let cli = theory_conform::cli::Cli::parse();
+    theory_conform::log::init(cli.log_settings());
+    cli.run().into()
 }

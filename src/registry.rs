@@ -23,6 +23,7 @@ use crate::vocab::{ArtifactSource, TargetKind, Transport};
 pub use document::{Document, DocumentEntry, DocumentModal, DocumentStorage, duration_text};
 
 mod document;
+pub mod init;
 pub mod render;
 mod storage;
 pub use storage::{DEFAULT_MAX_BYTES, StorageConfig};

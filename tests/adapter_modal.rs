@@ -268,7 +268,7 @@ async fn proxy_auth_headers_are_sent_on_http_and_websocket() {
 /// The child half of [`events_are_logged_and_secrets_never`]: logs NDJSON
 /// on stderr while it resolves, checks health and calls every transport.
 async fn log_a_session() {
-    theory_conform::log::init();
+    theory_conform::log::init(theory_conform::log::LogSettings::NDJSON);
     let python = PathBuf::from(std::env::var("THEORY_TEST_PYTHON").unwrap());
     let ca_file = PathBuf::from(std::env::var("THEORY_TEST_CA").unwrap());
     let prefix = std::env::var("THEORY_TEST_PREFIX").unwrap();

@@ -90,6 +90,8 @@ fn no_secret_a_processor_echoes_reaches_anything_the_harness_writes() {
         .arg(out.join("summary.json"))
         .arg("--summary")
         .arg(out.join("summary.md"))
+        .arg("--html")
+        .arg(out.join("report.html"))
         .arg("--certificate")
         .arg(out.join("certificates"))
         .arg("--golden-dir")
@@ -112,10 +114,9 @@ fn no_secret_a_processor_echoes_reaches_anything_the_harness_writes() {
         summary.contains("envelope.outputs.secret_value"),
         "{summary}"
     );
-    assert!(
-        out.join("summary.md").is_file(),
-        "no Markdown summary was written"
-    );
+    for report in ["summary.md", "report.html"] {
+        assert!(out.join(report).is_file(), "no {report} was written");
+    }
     let pending: Vec<PathBuf> = files(&golden)
         .into_iter()
         .filter(|p| p.to_string_lossy().ends_with(".snap.new"))

@@ -27,6 +27,8 @@ pub struct Cli {
     args: Vec<String>,
     stdin: Vec<u8>,
     env: Vec<(String, String)>,
+    removed: Vec<String>,
+    dir: Option<PathBuf>,
     timeout: Duration,
 }
 
@@ -48,6 +50,8 @@ impl Cli {
             args: args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
             stdin: Vec::new(),
             env: Vec::new(),
+            removed: Vec::new(),
+            dir: None,
             timeout: Duration::from_secs(180),
         }
     }
@@ -67,14 +71,39 @@ impl Cli {
         self
     }
 
+    /// Runs without `key` in the environment (the test support's own
+    /// defaults included).
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.removed.push(key.to_owned());
+        self
+    }
+
+    /// Runs in `dir` (the repository's folder by default).
+    pub fn current_dir(mut self, dir: &Path) -> Self {
+        self.dir = Some(dir.to_path_buf());
+        self
+    }
+
     /// Runs to completion (killed after the timeout, which fails the test).
     /// stdout and stderr are drained while it runs, so a chatty command
     /// never blocks on a full pipe.
     pub fn run(self) -> Run {
         use std::io::Read as _;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_theory-conform"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_theory-conform"));
+        // Tests read every diagnostic as NDJSON (a lane's default is human
+        // lines with warnings and errors only; tests/terminal.rs checks it).
+        command
+            .env("THEORY_LOG", "info")
+            .env("THEORY_LOG_FORMAT", "json")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        for key in &self.removed {
+            command.env_remove(key);
+        }
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
+        }
+        let mut child = command
             .args(&self.args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -16,6 +16,7 @@
 //! verdicts; their output is sorted by trial name, so two runs give the
 //! same bytes apart from timings.
 
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -211,9 +212,24 @@ pub fn clean(text: &str) -> String {
     out
 }
 
+/// `text` safe inside HTML, in an element or a quoted attribute (the
+/// Markdown summary's folds, the HTML report).
+pub fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_escape_covers_elements_and_quoted_attributes() {
+        assert_eq!(html_escape("a<b>&c\"d'e"), "a&lt;b&gt;&amp;c&quot;d&#39;e");
+    }
 
     #[test]
     fn clean_escapes_what_xml_forbids() {

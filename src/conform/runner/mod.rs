@@ -24,13 +24,14 @@
 
 mod pool;
 mod prepare;
+mod progress;
 mod select;
 mod stats;
 mod trial;
 mod workdir;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -52,6 +53,7 @@ use crate::registry::ProcessorRef;
 use crate::vocab::TargetKind;
 use pool::Pool;
 use prepare::{Prepared, prepare};
+use progress::Progress;
 use select::{all_names, select, unused_name};
 use trial::{Shared, run_trial};
 
@@ -86,6 +88,8 @@ pub struct LaneOptions {
     pub json: Option<PathBuf>,
     /// Where the Markdown job summary goes, if anywhere (`--summary`).
     pub summary: Option<PathBuf>,
+    /// Where the HTML report goes, if anywhere (`--html`).
+    pub html: Option<PathBuf>,
     /// The folder to write one certificate per processor in.
     pub certificate: Option<PathBuf>,
     /// The seed; from the OS when absent.
@@ -106,6 +110,12 @@ pub struct LaneOptions {
     pub last_failed: bool,
     /// Where the last run's failures are recorded.
     pub state_dir: PathBuf,
+    /// The targets to run on instead of the lane's (`--target`; not for a
+    /// lane that certifies).
+    pub targets: Vec<TargetKind>,
+    /// Whether the live progress line may be drawn (not `--no-progress`;
+    /// it is drawn only on a terminal and never with `CI=true`).
+    pub progress: bool,
     /// libtest's arguments (filter, `--list`, `--exact`, ...).
     pub args: Arguments,
 }
@@ -232,7 +242,16 @@ fn plan(options: &LaneOptions, prepared: Prepared) -> Result<Planned, Exit> {
             Err(e) => tracing::warn!(event = "conform.sweep.error", message = %e),
         }
     }
-    let shared = Arc::new(shared(&runtime, prepared));
+    let progress = if Progress::wanted(options.progress, options.ci) {
+        // libtest colours a terminal's lines; stdout is about to be a pipe.
+        if args.color.is_none() && std::io::stdout().is_terminal() {
+            args.color = Some(libtest_mimic::ColorSetting::Always);
+        }
+        Progress::start(selected.len())
+    } else {
+        Progress::off()
+    };
+    let shared = Arc::new(shared(&runtime, prepared, progress));
     let trials = trials(&shared, &unused, &selected);
     Ok(Planned {
         runtime,
@@ -243,7 +262,7 @@ fn plan(options: &LaneOptions, prepared: Prepared) -> Result<Planned, Exit> {
 }
 
 /// What every trial shares, from what `prepare` found.
-fn shared(runtime: &Runtime, prepared: Prepared) -> Shared {
+fn shared(runtime: &Runtime, prepared: Prepared, progress: Progress) -> Shared {
     let Prepared {
         plan,
         known,
@@ -281,6 +300,7 @@ fn shared(runtime: &Runtime, prepared: Prepared) -> Shared {
         secrets,
         known,
         replay,
+        progress,
     }
 }
 
@@ -362,8 +382,10 @@ fn run_trials(
         events,
         seed,
         plan,
+        mut progress,
         ..
     } = shared;
+    progress.end();
     let endpoints = pool.drain();
     let engine_digests = endpoints
         .iter()
@@ -445,10 +467,20 @@ fn settle(options: &LaneOptions, lane: &Lane, source: &LaneSource, ran: &Ran) ->
     {
         stats.report_unwritten();
     }
-    if let Some(path) = &options.summary {
+    if options.summary.is_some() || options.html.is_some() {
         let summary = report::json::Summary::of(&info, &ran.events);
-        if write_report(path, report::markdown::render(&summary).as_bytes()).is_err() {
-            stats.report_unwritten();
+        for (path, render) in [
+            (
+                &options.summary,
+                report::markdown::render as fn(&_) -> String,
+            ),
+            (&options.html, report::html::render),
+        ] {
+            if let Some(path) = path
+                && write_report(path, render(&summary).as_bytes()).is_err()
+            {
+                stats.report_unwritten();
+            }
         }
     }
     stats.exit()

@@ -18,6 +18,7 @@ use super::super::suite::ConfigError;
 use super::{DEFAULT_GOLDEN_DIR, DEFAULT_WORK_DIR, Known, LaneOptions};
 use crate::plan::Environment;
 use crate::registry::{ProcessorRef, Registry};
+use crate::vocab::TargetKind;
 
 /// What `prepare` found: everything a run needs before any IO on a processor.
 pub(super) struct Prepared {
@@ -47,7 +48,7 @@ pub(super) fn prepare(options: &LaneOptions) -> Result<Prepared, String> {
         None => Lanes::embedded(),
     }
     .map_err(|e| config(&e))?;
-    let lane = lanes.get(&options.lane)?;
+    let lane = &on_targets(lanes.get(&options.lane)?, &options.targets)?;
     let registry = match &options.registry {
         Some(path) => Registry::load(path, lane.tags),
         None => Registry::embedded(lane.tags),
@@ -174,6 +175,33 @@ pub(super) fn prepare(options: &LaneOptions) -> Result<Prepared, String> {
     })
 }
 
+/// `lane` run on `targets` instead of its own (`--target`): a lane that
+/// certifies (it has `evidence`) keeps its targets, since what it certifies
+/// is what they prove.
+fn on_targets(lane: &Lane, targets: &[TargetKind]) -> Result<Lane, String> {
+    if targets.is_empty() {
+        return Ok(lane.clone());
+    }
+    if lane.evidence.is_some() {
+        let own: Vec<&str> = lane.targets.iter().map(|t| t.as_str()).collect();
+        return Err(format!(
+            "--target: the {} lane certifies on its own targets ({}); drop --target",
+            lane.name,
+            own.join(", ")
+        ));
+    }
+    let mut chosen = Vec::new();
+    for target in targets {
+        if !chosen.contains(target) {
+            chosen.push(*target);
+        }
+    }
+    Ok(Lane {
+        targets: chosen,
+        ..lane.clone()
+    })
+}
+
 /// The lane a certification is read from: a `--lanes` file may redefine
 /// it, but not weaker than the embedded one.
 const STRICT_LANE: &str = "main";
@@ -220,6 +248,7 @@ fn check_paths(options: &LaneOptions) -> Result<(), String> {
         ("--junit", &options.junit),
         ("--json", &options.json),
         ("--summary", &options.summary),
+        ("--html", &options.html),
     ] {
         if let Some(path) = path {
             outputs::check_report_file(path).map_err(|m| format!("{flag}: {m}"))?;
@@ -264,6 +293,10 @@ fn replay_base(options: &LaneOptions, seed: Seed) -> Result<String, String> {
     }
     if options.work_dir != Path::new(DEFAULT_WORK_DIR) {
         path("--work-dir", &options.work_dir);
+    }
+    for target in &options.targets {
+        words.push("--target".to_owned());
+        words.push(target.as_str().to_owned());
     }
     words.push("--seed".to_owned());
     words.push(seed.0.to_string());

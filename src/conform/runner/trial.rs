@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Completion, Failed};
 use theory_contract::WritePrefix;
 use tokio::sync::Semaphore;
+use tracing::Instrument as _;
 
 use super::super::certificate;
 use super::super::check::{self, Ctx};
@@ -20,6 +21,7 @@ use super::super::verdict::{Failure, Verdict};
 use super::Known;
 use super::pool::Pool;
 use super::prepare::shell_quote;
+use super::progress::Progress;
 use crate::registry::ProcessorRef;
 
 /// Slack added to every trial's safety budget.
@@ -47,6 +49,8 @@ pub(super) struct Shared {
     pub(super) secrets: BTreeMap<ProcessorRef, Vec<(String, bool)>>,
     pub(super) known: Known,
     pub(super) replay: String,
+    /// The live progress line (inert unless on a terminal).
+    pub(super) progress: Progress,
 }
 
 impl Shared {
@@ -73,6 +77,7 @@ impl Shared {
             duration: started.elapsed(),
         };
         let outcome = outcome(&record);
+        self.progress.finished(record.status());
         self.events
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -208,8 +213,13 @@ fn attempt(shared: &Shared, spec: &TrialSpec, number: u32) -> Verdict {
     match &spec.work {
         Err(reason) => Verdict::skip(reason.clone()),
         Ok(work) => {
-            let run =
-                AssertUnwindSafe(|| shared.handle.block_on(trial(shared, spec, work, number)));
+            // Warnings inside the span are this trial's evidence (crate::log).
+            let span = tracing::error_span!(crate::log::TRIAL_SPAN, trial = %spec.name);
+            let run = AssertUnwindSafe(|| {
+                shared
+                    .handle
+                    .block_on(trial(shared, spec, work, number).instrument(span))
+            });
             std::panic::catch_unwind(run).unwrap_or_else(|panic| {
                 let message = panic
                     .downcast_ref::<String>()
