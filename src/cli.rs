@@ -148,6 +148,18 @@ enum Command {
     /// exit 2, writing nothing, when a file exists or the entry would not
     /// load.
     Init(crate::registry::init::Init),
+    /// Reports of runs already made.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Join the shards of a partitioned run (`--partition hash:K/N`, one
+    /// lane, one seed) into the reports and certificates the unsharded run
+    /// writes. Exit as that run would: 1 when a trial failed, 3 when one
+    /// errored, 2 when the shards are not of one run or overlap.
+    Merge(crate::conform::report::merge::MergeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -280,6 +292,9 @@ impl Cli {
                 })
             }
             Command::Registry(command) => registry_command(command),
+            Command::Report(ReportCommand::Merge(args)) => {
+                crate::conform::report::merge::command(&args)
+            }
             Command::Init(init) => match crate::registry::init::init(&init) {
                 Ok(written) => write_stdout(written.as_bytes()),
                 Err(message) => {

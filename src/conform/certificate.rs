@@ -226,6 +226,20 @@ pub enum CertificateVerdict {
     Incomplete,
 }
 
+impl CertificateVerdict {
+    /// The verdict of a processor's trials: `counts` of those that ran,
+    /// `not_run` planned ones that did not.
+    pub const fn of(counts: &Counts, not_run: usize) -> Self {
+        if counts.failed + counts.known_failures + counts.errors > 0 {
+            Self::NotCertified
+        } else if not_run > 0 {
+            Self::Incomplete
+        } else {
+            Self::Certified
+        }
+    }
+}
+
 /// What [`Certificate::of`] reads.
 pub struct Inputs<'a> {
     /// The lane and where it came from.
@@ -275,13 +289,7 @@ impl Certificate {
             }
         }
         let not_run = own.len().saturating_sub(ran);
-        let verdict = if counts.failed + counts.known_failures + counts.errors > 0 {
-            CertificateVerdict::NotCertified
-        } else if not_run > 0 {
-            CertificateVerdict::Incomplete
-        } else {
-            CertificateVerdict::Certified
-        };
+        let verdict = CertificateVerdict::of(&counts, not_run);
         let transports = inputs
             .lane
             .transports

@@ -1,12 +1,16 @@
-//! Reports: the runner emits one [`Event`] stream; the JUnit and JSON
-//! reporters consume it (libtest-mimic prints the terminal lines).
+//! Reports: the runner emits one [`Event`] stream, made into one
+//! [`json::Summary`]; every report is a rendering of that summary
+//! (libtest-mimic prints the terminal lines).
 //!
+//! - `json` — the canonical JSON summary: counts and one entry per trial
+//!   (written streamed, member by member).
 //! - `junit` — a JUnit XML file (quick-junit): `<failure>` for a
 //!   conformance failure, `<error>` for an infrastructure problem,
 //!   `<skipped>` with its reason.
-//! - `json` — a canonical JSON summary: counts and one entry per trial.
-//! - `markdown` — the Markdown job summary (`--summary`), rendered from the
-//!   JSON summary's values.
+//! - `markdown` — the Markdown job summary (`--summary`).
+//! - `html` — the self-contained, filterable page (`--html`).
+//! - `merge` — the summaries and certificates of a partitioned run's
+//!   shards joined into the unsharded run's (`theory-conform report merge`).
 //!
 //! A record's [`Status`] combines its verdict with its [`Disposition`]: a
 //! listed known failure that failed is `known_failure` (it does not fail
@@ -20,8 +24,10 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod merge;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use super::certificate::{CertificateVerdict, LaneSource};
@@ -210,6 +216,57 @@ pub fn clean(text: &str) -> String {
         }
     }
     out
+}
+
+/// Where the reports rendered from a [`json::Summary`] go.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Destinations<'a> {
+    /// `--junit`.
+    pub junit: Option<&'a Path>,
+    /// `--summary` (Markdown).
+    pub markdown: Option<&'a Path>,
+    /// `--html`.
+    pub html: Option<&'a Path>,
+}
+
+/// Writes each report of `summary` that has a destination; `false` when
+/// one could not be rendered or written (each failure logged).
+pub fn write_all(summary: &json::Summary, to: &Destinations<'_>) -> bool {
+    let mut written = true;
+    if let Some(path) = to.junit {
+        written &= match junit::render(summary) {
+            Ok(xml) => write_file(path, xml.as_bytes()),
+            Err(e) => {
+                tracing::error!(event = "error.report", path = %path.display(), message = %e);
+                false
+            }
+        };
+    }
+    for (path, render) in [
+        (
+            to.markdown,
+            markdown::render as fn(&json::Summary) -> String,
+        ),
+        (to.html, html::render),
+    ] {
+        if let Some(path) = path {
+            written &= write_file(path, render(summary).as_bytes());
+        }
+    }
+    written
+}
+
+/// Writes one report (its folder created); `false` once the failure is
+/// logged.
+pub fn write_file(path: &Path, bytes: &[u8]) -> bool {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    std::fs::write(path, bytes)
+        .map_err(|e| {
+            tracing::error!(event = "error.report", path = %path.display(), message = %e);
+        })
+        .is_ok()
 }
 
 /// `text` safe inside HTML, in an element or a quoted attribute (the

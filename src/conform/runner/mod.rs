@@ -426,7 +426,7 @@ fn settle(options: &LaneOptions, lane: &Lane, source: &LaneSource, ran: &Ran) ->
     if let Some(dir) = &options.certificate {
         for (processor, certificate) in &certificates {
             let path = dir.join(Certificate::file_name(processor));
-            if write_report(&path, &certificate.render()).is_err() {
+            if !report::write_file(&path, &certificate.render()) {
                 stats.report_unwritten();
             }
         }
@@ -452,48 +452,23 @@ fn settle(options: &LaneOptions, lane: &Lane, source: &LaneSource, ran: &Ran) ->
     if let Err(message) = state.write(&options.state_dir) {
         tracing::warn!(event = "conform.state.error", message = %message);
     }
-    if let Some(path) = &options.junit {
-        let written = report::junit::render(&info, &ran.events)
-            .map_err(|e| {
-                tracing::error!(event = "error.report", path = %path.display(), message = %e);
-            })
-            .and_then(|xml| write_report(path, xml.as_bytes()));
-        if written.is_err() {
-            stats.report_unwritten();
-        }
-    }
     if let Some(path) = &options.json
-        && write_report(path, &report::json::render(&info, &ran.events)).is_err()
+        && !report::write_file(path, &report::json::render(&info, &ran.events))
     {
         stats.report_unwritten();
     }
-    if options.summary.is_some() || options.html.is_some() {
+    if options.junit.is_some() || options.summary.is_some() || options.html.is_some() {
         let summary = report::json::Summary::of(&info, &ran.events);
-        for (path, render) in [
-            (
-                &options.summary,
-                report::markdown::render as fn(&_) -> String,
-            ),
-            (&options.html, report::html::render),
-        ] {
-            if let Some(path) = path
-                && write_report(path, render(&summary).as_bytes()).is_err()
-            {
-                stats.report_unwritten();
-            }
+        let to = report::Destinations {
+            junit: options.junit.as_deref(),
+            markdown: options.summary.as_deref(),
+            html: options.html.as_deref(),
+        };
+        if !report::write_all(&summary, &to) {
+            stats.report_unwritten();
         }
     }
     stats.exit()
-}
-
-/// Writes one report (its folder created); `Err` once logged.
-fn write_report(path: &Path, bytes: &[u8]) -> Result<(), ()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        let _ = std::fs::create_dir_all(parent);
-    }
-    std::fs::write(path, bytes).map_err(|e| {
-        tracing::error!(event = "error.report", path = %path.display(), message = %e);
-    })
 }
 
 fn host_name() -> Option<String> {
