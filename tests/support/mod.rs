@@ -66,14 +66,18 @@ impl Cli {
         self
     }
 
+    /// Sets `key` (the last of `env` and `env_remove` for a key wins).
     pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.removed.retain(|k| k != key);
         self.env.push((key.to_owned(), value.to_owned()));
         self
     }
 
     /// Runs without `key` in the environment (the test support's own
-    /// defaults included).
+    /// defaults included; the last of `env` and `env_remove` for a key
+    /// wins).
     pub fn env_remove(mut self, key: &str) -> Self {
+        self.env.retain(|(k, _)| k != key);
         self.removed.push(key.to_owned());
         self
     }
