@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Cli, Run, fixture};
+use support::lanes::explain;
+use support::{Cli, fixture};
 
 /// The Python processor, stopped when dropped.
 struct Served {
@@ -65,20 +66,6 @@ fn in_dir(dir: &Path, args: &[&str]) -> Cli {
         .timeout(Duration::from_secs(180))
 }
 
-fn shown(run: &Run) -> String {
-    format!(
-        "exit {}\n{}\n{}",
-        run.code,
-        run.stdout_text(),
-        run.stderr
-            .lines()
-            .rev()
-            .take(20)
-            .collect::<Vec<_>>()
-            .join("\n")
-    )
-}
-
 #[test]
 fn init_and_the_guide_certify_the_python_processor_with_no_other_edit() {
     let scratch = tempfile::tempdir().expect("tempdir");
@@ -89,11 +76,11 @@ fn init_and_the_guide_certify_the_python_processor_with_no_other_edit() {
 
     // 2. init
     let init = in_dir(&author, &["init", "acme/hello@0.1.0", "--url", &url]).run();
-    assert_eq!(init.code, 0, "{}", shown(&init));
+    assert_eq!(init.code, 0, "{}", explain(&init));
     assert!(
         init.stdout_text().contains("registry.yaml"),
         "{}",
-        shown(&init)
+        explain(&init)
     );
 
     // 3. the pr lane on the url: goldens pending at first
@@ -106,22 +93,22 @@ fn init_and_the_guide_certify_the_python_processor_with_no_other_edit() {
         "url",
     ];
     let first = in_dir(&author, &lane).run();
-    assert_eq!(first.code, 1, "{}", shown(&first));
+    assert_eq!(first.code, 1, "{}", explain(&first));
     assert!(
         first.stdout_text().contains(".snap.new"),
         "{}",
-        shown(&first)
+        explain(&first)
     );
     let review = in_dir(&author, &["golden", "review"]).run();
-    assert_eq!(review.code, 0, "{}", shown(&review));
+    assert_eq!(review.code, 0, "{}", explain(&review));
     let accept = in_dir(&author, &["golden", "accept"]).run();
-    assert_eq!(accept.code, 0, "{}", shown(&accept));
+    assert_eq!(accept.code, 0, "{}", explain(&accept));
     let again = in_dir(&author, &lane)
         .env("CI", "true")
         .arg("--json")
         .arg("summary.json")
         .run();
-    assert_eq!(again.code, 0, "{}", shown(&again));
+    assert_eq!(again.code, 0, "{}", explain(&again));
 
     // Passing, not vacuous: the contract's cases ran on every transport.
     let summary: serde_json::Value =
@@ -153,7 +140,7 @@ fn the_pr_lane_on_a_url_needs_target_url_and_a_certifying_lane_refuses_it() {
     let scratch = tempfile::tempdir().expect("tempdir");
     let url = "http://127.0.0.1:9/";
     let init = in_dir(scratch.path(), &["init", "acme/hello@0.1.0", "--url", url]).run();
-    assert_eq!(init.code, 0, "{}", shown(&init));
+    assert_eq!(init.code, 0, "{}", explain(&init));
     // Without --target url, the pr lane plans only the local target, which
     // the entry does not offer: every trial says why it is ignored.
     let list = in_dir(
@@ -161,8 +148,12 @@ fn the_pr_lane_on_a_url_needs_target_url_and_a_certifying_lane_refuses_it() {
         &["--lane", "pr", "--registry", "registry.yaml", "--list"],
     )
     .run();
-    assert_eq!(list.code, 0, "{}", shown(&list));
-    assert!(!list.stdout_text().contains("::url::"), "{}", shown(&list));
+    assert_eq!(list.code, 0, "{}", explain(&list));
+    assert!(
+        !list.stdout_text().contains("::url::"),
+        "{}",
+        explain(&list)
+    );
     let on_url = in_dir(
         scratch.path(),
         &[
@@ -195,12 +186,12 @@ fn the_pr_lane_on_a_url_needs_target_url_and_a_certifying_lane_refuses_it() {
         ],
     )
     .run();
-    assert_eq!(refused.code, 2, "{}", shown(&refused));
+    assert_eq!(refused.code, 2, "{}", explain(&refused));
     assert!(
         refused
             .event_message("error.usage")
             .is_some_and(|m| m.contains("--target: the staging lane certifies on its own targets")),
         "{}",
-        shown(&refused)
+        explain(&refused)
     );
 }

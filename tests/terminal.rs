@@ -13,13 +13,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use support::lanes::lane;
+use theory_conform::conform::runner::shell_quote;
 
 /// The lane's command line, run under a pseudo-terminal; its exit code and
 /// every byte the terminal received.
 fn on_a_terminal(args: &[String], env: &[(&str, &str)]) -> (i32, Vec<u8>) {
     let line: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_theory-conform").to_owned())
         .chain(args.iter().cloned())
-        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .map(|a| shell_quote(&a))
         .collect();
     let mut command = Command::new("timeout");
     command

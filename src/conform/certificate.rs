@@ -227,6 +227,15 @@ pub enum CertificateVerdict {
 }
 
 impl CertificateVerdict {
+    /// `certified`, `not_certified` or `incomplete`, as the JSON spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Certified => "certified",
+            Self::NotCertified => "not_certified",
+            Self::Incomplete => "incomplete",
+        }
+    }
+
     /// The verdict of a processor's trials: `counts` of those that ran,
     /// `not_run` planned ones that did not.
     pub const fn of(counts: &Counts, not_run: usize) -> Self {

@@ -97,7 +97,7 @@ pub fn render(summary: &Summary) -> String {
         let _ = write!(
             out,
             ", <span data-count=\"{}\">{}</span> {word}",
-            slug(status),
+            status.as_str(),
             count(summary, status)
         );
     }
@@ -121,28 +121,17 @@ fn count(summary: &Summary, status: Status) -> usize {
     }
 }
 
-/// The status as the JSON summary spells it (`pass`, `known_failure`, ...).
-fn slug(status: Status) -> String {
-    serde_json::to_value(status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 fn certificates(out: &mut String, summary: &Summary) {
     if summary.certificates.is_empty() {
         return;
     }
     out.push_str("<h2>Certificates</h2>\n<table><tr><th>processor</th><th>certificate</th></tr>\n");
     for (processor, verdict) in &summary.certificates {
-        let verdict = serde_json::to_value(verdict)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "<tr><td><code>{}</code></td><td>{verdict}</td></tr>",
-            html_escape(processor)
+            "<tr><td><code>{}</code></td><td>{}</td></tr>",
+            html_escape(processor),
+            verdict.as_str()
         );
     }
     out.push_str("</table>\n");
@@ -191,7 +180,7 @@ fn matrix(out: &mut String, summary: &Summary) {
             for column in columns {
                 match cells.get(column) {
                     Some((index, trial)) => {
-                        let status = slug(trial.verdict);
+                        let status = trial.verdict.as_str();
                         let _ = write!(
                             out,
                             "<td class=\"cell {status}\" title=\"{}\"><a href=\"#t{index}\">{status}</a></td>",
@@ -217,7 +206,7 @@ fn trials(out: &mut String, summary: &Summary) {
         let _ = write!(
             out,
             " <label><input type=\"checkbox\" value=\"{}\" checked> {word}</label>",
-            slug(status)
+            status.as_str()
         );
     }
     out.push_str("<p>Showing <span id=\"shown-total\"></span> trials");
@@ -225,14 +214,14 @@ fn trials(out: &mut String, summary: &Summary) {
         let _ = write!(
             out,
             ", <span data-shown=\"{}\"></span> {word}",
-            slug(status)
+            status.as_str()
         );
     }
     out.push_str(
         ".</p></div>\n<table id=\"trials\"><tr><th>status</th><th>trial</th><th>ms</th></tr>\n",
     );
     for (index, trial) in summary.trials.iter().enumerate() {
-        let status = slug(trial.verdict);
+        let status = trial.verdict.as_str();
         let name = html_escape(&trial.name);
         let _ = writeln!(
             out,

@@ -31,11 +31,7 @@ pub fn render(summary: &Summary) -> String {
     if !summary.certificates.is_empty() {
         out.push_str("| processor | certificate |\n|---|---|\n");
         for (processor, verdict) in &summary.certificates {
-            let verdict = serde_json::to_value(verdict)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            let _ = writeln!(out, "| `{processor}` | {verdict} |");
+            let _ = writeln!(out, "| `{processor}` | {} |", verdict.as_str());
         }
         out.push('\n');
     }
