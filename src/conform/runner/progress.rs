@@ -54,7 +54,7 @@ struct Live {
     stop: Arc<AtomicBool>,
     ticker: JoinHandle<()>,
     /// The real stdout, and the thread relaying the pipe to it.
-    relay: Option<(OwnedFd, JoinHandle<()>)>,
+    relay: (OwnedFd, JoinHandle<()>),
 }
 
 impl Progress {
@@ -100,7 +100,7 @@ impl Progress {
                 counts,
                 stop,
                 ticker,
-                relay: Some(relay),
+                relay,
             }),
         }
     }
@@ -120,22 +120,21 @@ impl Progress {
     /// Stops drawing: stdout is restored (what libtest wrote is copied
     /// first, bounded by [`DRAIN`]) and the line is cleared.
     pub(super) fn end(&mut self) {
-        let Some(mut live) = self.live.take() else {
+        let Some(live) = self.live.take() else {
             return;
         };
         live.stop.store(true, Ordering::Relaxed);
         let _ = live.ticker.join();
         let _ = std::io::stdout().flush();
-        if let Some((real, done)) = live.relay.take() {
-            // The pipe's write end was fd 1 alone: pointing fd 1 back at
-            // the real stdout closes it, and the relay ends at its EOF.
-            if let Err(e) = rustix::stdio::dup2_stdout(&real) {
-                tracing::warn!(event = "conform.progress.error", message = %e);
-            }
-            let deadline = Instant::now() + DRAIN;
-            while !done.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
+        let (real, relay) = live.relay;
+        // The pipe's write end was fd 1 alone: pointing fd 1 back at the
+        // real stdout closes it, and the relay ends at its EOF.
+        if let Err(e) = rustix::stdio::dup2_stdout(&real) {
+            tracing::warn!(event = "conform.progress.error", message = %e);
+        }
+        let deadline = Instant::now() + DRAIN;
+        while !relay.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
         }
         let mut counts = live.counts.lock().unwrap_or_else(PoisonError::into_inner);
         if counts.drawn {
