@@ -514,12 +514,12 @@ async fn persist(plan: &Plan, canonical: &[u8]) {
         }
         return;
     }
-    let path = plan.prefix.join(ENVELOPE_FILE);
-    let written = std::path::Path::new(&path)
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::write(&path, canonical));
-    if let Err(e) = written {
+    let (reserved, name) = ENVELOPE_FILE
+        .split_once('/')
+        .expect("ENVELOPE_FILE is <folder>/<name>");
+    let folder = std::path::Path::new(plan.prefix.as_str());
+    if let Err(e) = crate::outputs::write_reserved(folder, reserved, name, canonical) {
+        let path = plan.prefix.join(ENVELOPE_FILE);
         tracing::warn!(event = "error.persist", path = %path, message = %e);
     }
 }

@@ -668,6 +668,41 @@ fn the_envelope_is_persisted_under_the_prefix() {
     assert!(!dir.path().join("kept/envelope.json").exists());
 }
 
+#[test]
+fn a_link_planted_in_the_reserved_folder_is_never_written_through() {
+    let processor = Processor::start(Options::plain());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    // What a processor sharing the disk could plant before the answer:
+    // the reserved folder as a link to a folder outside the prefix.
+    let prefix = dir.path().join("planted");
+    std::fs::create_dir(&prefix).expect("prefix");
+    std::os::unix::fs::symlink(elsewhere.path(), prefix.join(".theory")).expect("symlink");
+    let ok = check(
+        url_run(&processor, "planted", &dir)
+            .arg("--inputs-json")
+            .arg(INPUTS)
+            .run(),
+    );
+    // The answer stands; nothing is written where the link points, and
+    // the warning says why the envelope was not persisted.
+    let envelope: serde_json::Value = serde_json::from_slice(&ok.run.stdout).expect("json");
+    assert_eq!(envelope["status"], "success", "{}", ok.run.stderr);
+    assert_eq!(std::fs::read_dir(elsewhere.path()).expect("dir").count(), 0);
+    let warned = ok
+        .run
+        .stderr_events()
+        .into_iter()
+        .find(|e| e["event"] == "error.persist")
+        .expect("error.persist logged");
+    assert!(
+        warned["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(".theory is a link")),
+        "{warned}"
+    );
+}
+
 /// The engine's view: the processor (fault `digest-wrong`) claims the
 /// expected digest, but the engine runs the pinned one.
 #[test]
