@@ -379,7 +379,9 @@ fn expected_digest(s: &str) -> Result<Digest, String> {
         .ok_or_else(|| format!("{s:?} must be pinned by digest"))
 }
 
-fn host_name() -> Option<String> {
+/// This machine's host name, when it is long enough to be told apart from
+/// a word (3 bytes): a value no envelope may name (CONTRACT.md §2).
+pub(crate) fn host_name() -> Option<String> {
     let name = std::fs::read_to_string(Path::new("/proc/sys/kernel/hostname")).ok()?;
     Some(name.trim().to_owned()).filter(|n| n.len() >= 3)
 }

@@ -53,13 +53,18 @@ pub const HOST_KEYS: &[&str] = &[
     "date",
     "host",
     "hostname",
+    "instance_id",
     "ip",
+    "kernel",
+    "mac",
     "machine_id",
     "node",
+    "nodename",
     "pid",
     "time",
     "timestamp",
     "ts",
+    "uname",
     "uptime",
 ];
 

@@ -585,7 +585,7 @@ fn check_volatile(value: &Json, at: &str, expect: &Expect<'_>, out: &mut Vec<Vio
             if let Some(host) = expect
                 .host_values
                 .iter()
-                .find(|h| h.len() >= 3 && text.contains(h.as_str()))
+                .find(|h| h.len() >= 3 && names_host(&text, h))
             {
                 out.push(Violation::new(
                     Rule::VolatileHost,
@@ -598,18 +598,39 @@ fn check_volatile(value: &Json, at: &str, expect: &Expect<'_>, out: &mut Vec<Vio
     }
 }
 
-/// `YYYY-MM-DD` then `T` or a space then `HH:MM`.
+/// Whether `text` names `host` as a whole name, not as a part of a longer
+/// word: a host called `app` is named by "app-7 failed" or "on app.", not
+/// by "application/json". A host name is letters, digits, `-` and `_`.
+fn names_host(text: &str, host: &str) -> bool {
+    let part =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    text.match_indices(host).any(|(at, _)| {
+        !part(text[..at].chars().next_back()) && !part(text[at + host.len()..].chars().next())
+    })
+}
+
+/// A clock reading: ISO 8601 (`YYYY-MM-DD` then `T` or a space then
+/// `HH:MM`), an HTTP date (`Thu, 03 Dec 2026 13:27:14`) or a log date
+/// (`03/Dec/2026:13:27:14`).
 fn find_timestamp(s: &str) -> Option<&str> {
-    const SHAPE: &[u8] = b"dddd-dd-dd?dd:dd";
+    // `d` a digit, `a` a letter, `?` `T` or a space, anything else itself.
+    const SHAPES: &[&[u8]] = &[
+        b"dddd-dd-dd?dd:dd",
+        b"aaa, dd aaa dddd dd:dd:dd",
+        b"dd/aaa/dddd:dd:dd:dd",
+    ];
     let bytes = s.as_bytes();
-    (0..bytes.len().saturating_sub(SHAPE.len() - 1)).find_map(|start| {
-        let window = &bytes[start..start + SHAPE.len()];
-        let fits = window.iter().zip(SHAPE).all(|(&b, &shape)| match shape {
-            b'd' => b.is_ascii_digit(),
-            b'?' => b == b'T' || b == b' ',
-            _ => b == shape,
-        });
-        fits.then(|| &s[start..start + SHAPE.len()])
+    (0..bytes.len()).find_map(|start| {
+        SHAPES.iter().find_map(|shape| {
+            let window = bytes.get(start..start + shape.len())?;
+            let fits = window.iter().zip(*shape).all(|(&b, &want)| match want {
+                b'd' => b.is_ascii_digit(),
+                b'a' => b.is_ascii_alphabetic(),
+                b'?' => b == b'T' || b == b' ',
+                _ => b == want,
+            });
+            fits.then(|| &s[start..start + shape.len()])
+        })
     })
 }
 

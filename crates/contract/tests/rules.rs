@@ -410,6 +410,77 @@ fn pid_spellings_with_spaces_are_volatile() {
     }
 }
 
+/// Regression: an HTTP date and a log date are clock readings too; a time
+/// of day alone or a date alone is not.
+#[test]
+fn http_and_log_dates_are_volatile() {
+    let flagged = |message: &str| {
+        let doc = canon::parse(
+            format!(
+                r#"{{"status":"error","execution_id":"exec-1","error":{{"code":"ERR_INPUTS","message":"{message}"}},"meta":{{"env_fingerprint":"runtime:docker"}}}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        ids(&check_envelope(&doc, &Expect::default())).contains("envelope.volatile.timestamp")
+    };
+    for message in [
+        "refused by worker on Thu, 03 Dec 2026 13:27:14 GMT",
+        "[03/Dec/2026:13:27:14 +0000] bad body",
+        "at 2026-12-03T13:27",
+    ] {
+        assert!(flagged(message), "{message}");
+    }
+    for message in [
+        "invalid time 10:30:45",
+        "the date 2026-12-03 is not a weekday",
+        "Thu, 03 Dec is a holiday",
+        "ratio 16:9:1",
+    ] {
+        assert!(!flagged(message), "{message}");
+    }
+    let fp = EnvFingerprint::parse("cpu:1;kernel:6.1.0-18-amd64;runtime:docker;uname:box").unwrap();
+    assert_eq!(fp.host_keys().collect::<Vec<_>>(), ["kernel", "uname"]);
+}
+
+/// Regression: a host is named by a whole name, not by a word that
+/// contains it (a host called `app` and "content type must be
+/// application/json").
+#[test]
+fn the_host_is_named_by_a_whole_name_only() {
+    let flagged = |host: &str, message: &str| {
+        let doc = canon::parse(
+            format!(
+                r#"{{"status":"error","execution_id":"exec-1","error":{{"code":"ERR_INPUTS","message":"{message}"}},"meta":{{"env_fingerprint":"runtime:native"}}}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let hosts = [host.to_owned()];
+        let expect = Expect {
+            host_values: &hosts,
+            ..Expect::default()
+        };
+        ids(&check_envelope(&doc, &expect)).contains("envelope.volatile.host")
+    };
+    for (host, message) in [
+        ("app", "content type must be application/json"),
+        ("python", "bad input"),
+        ("ci-7", "runner ci-72 is not this one"),
+        ("box", "inbox_full"),
+    ] {
+        assert!(!flagged(host, message), "{host}: {message}");
+    }
+    for (host, message) in [
+        ("app", "app failed"),
+        ("ci-runner-7", "failed on ci-runner-7.internal"),
+        ("box", "worker@box: out of memory"),
+        ("python", "python"),
+    ] {
+        assert!(flagged(host, message), "{host}: {message}");
+    }
+}
+
 /// Regression: an output path with a control character (NUL, newline) is
 /// not normalised, as a write prefix with one is refused.
 #[test]

@@ -294,7 +294,7 @@ fn shared(runtime: &Runtime, prepared: Prepared, progress: Progress) -> Shared {
         seed,
         mount,
         run_id,
-        host_values: host_name().into_iter().collect(),
+        host_values: crate::plan::host_name().into_iter().collect(),
         // `prepare` looked every declared secret up, which registered it.
         secret_values: crate::redact::registered(),
         secrets,
@@ -469,9 +469,4 @@ fn settle(options: &LaneOptions, lane: &Lane, source: &LaneSource, ran: &Ran) ->
         }
     }
     stats.exit()
-}
-
-fn host_name() -> Option<String> {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
-    Some(name.trim().to_owned()).filter(|n| n.len() >= 3)
 }
