@@ -37,16 +37,26 @@ macro_rules! signatures {
 
 signatures! {
     "Python": "*Traceback (most recent call last)*", "*File \"<w>.py\", line <n>*";
-    "Go": "goroutine <n> [*]:*", "<w>.go:<n> +0x<w>", "panic: * [recovered]*";
-    "Java": "at <w>(<w>.java:<n>)*", "at <w>(Native Method)*", "at <w>(Unknown Source)*",
+    "Go": "*goroutine <n> [*]:*", "*<w>.go:<n> +0x<w>*", "panic: * [recovered]*";
+    "Java": "*at <w>(<w>.java:<n>)*", "at <w>(Native Method)*", "at <w>(Unknown Source)*",
         "Exception in thread \"*\" *", "Caused by: <w>Exception*", "... <n> more";
+    "Kotlin": "*at <w>(<w>.kt:<n>)*";
+    "Scala": "*at <w>(<w>.scala:<n>)*";
     ".NET": "at <w>.<w>(*) in *:line <n>*", "at <w>.<w>(*)", "*--- End of stack trace from previous location*",
         "Unhandled exception. <w>.<w>Exception*";
-    "Node": "at <w> (*.js:<n>:<n>)", "at <w> (*.mjs:<n>:<n>)", "at <w> (*.cjs:<n>:<n>)", "at <w> (*.ts:<n>:<n>)",
-        "at <w>.js:<n>:<n>", "at <w>.mjs:<n>:<n>", "at <w>.cjs:<n>:<n>", "at <w>.ts:<n>:<n>", "at async <w> (*:<n>:<n>)";
+    "Node": "*at <w> (*.js:<n>:<n>)*", "*at <w> (*.mjs:<n>:<n>)*", "*at <w> (*.cjs:<n>:<n>)*", "*at <w> (*.ts:<n>:<n>)*",
+        "at <w>.js:<n>:<n>", "at <w>.mjs:<n>:<n>", "at <w>.cjs:<n>:<n>", "at <w>.ts:<n>:<n>", "at async <w> (*:<n>:<n>)",
+        "at new <w> (*:<n>:<n>)", "*at <w> (node:<w>:<n>:<n>)*";
     "Ruby": "*<w>.rb:<n>:in *", "from <w>.rb:<n>:in *";
     "PHP": "#<n> <w>.php(<n>): *", "#<n> {main}", "*Stack trace:*#0 *", "PHP Fatal error: *";
     "Rust": "*stack backtrace:*", "*panicked at *.rs:<n>:<n>*", "at <w>.rs:<n>:<n>", "<n>: <w>::<w>";
+    "Perl": "* at <w>.pl line <n>*", "* at <w>.pm line <n>*";
+    "Elixir": "** (<w>Error) *", "*(<w> <w>) <w>.ex:<n>: *", "*<w>.ex:<n>: <w>/<n>*";
+    "Erlang": "*{file,\"<w>.erl\"},{line,<n>}*", "** exception <w>: *";
+    "Haskell": "*CallStack (from HasCallStack)*", "*, called at <w>.hs:<n>:<n> in *";
+    "Swift": "*file <w>.swift, line <n>*", "*<w>.swift:<n>: Fatal error*";
+    "Dart": "#<n> *(*.dart:<n>:<n>)";
+    "C/C++": "#<n> *0x<w> in *";
 }
 
 /// How much of a message is searched: a message longer than

@@ -70,6 +70,90 @@ const TRACES: &[(&str, &str)] = &[
         "Rust",
         "thread 'tokio-runtime-worker' panicked at 'called `Option::unwrap()` on a `None` value', src/work.rs:88:41",
     ),
+    (
+        "Kotlin",
+        "kotlinx.serialization.json.internal.JsonDecodingException: Unexpected JSON token\n\tat kotlinx.serialization.json.internal.JsonExceptionsKt.JsonDecodingException(JsonExceptions.kt:24)\n\tat com.acme.hello.RunKt$run$2.invokeSuspend(Run.kt:57)",
+    ),
+    (
+        "Scala",
+        "java.lang.IllegalArgumentException: bad body\n\tat com.acme.hello.Run$.parse(Run.scala:42)\n\tat com.acme.hello.Server$$anonfun$routes$1.applyOrElse(Server.scala:17)",
+    ),
+    (
+        "Perl",
+        "malformed JSON string, neither array, object, number, string or atom, at character offset 0 (before \"hello\") at /app/lib/Hello/Run.pm line 42.\n\tHello::Run::decode(\"hello\") called at /app/script/hello.pl line 17",
+    ),
+    ("Perl", "Illegal division by zero at /app/run.pl line 12."),
+    (
+        "Elixir",
+        "** (Jason.DecodeError) unexpected byte at position 0: 0x68 (\"h\")\n    (jason 1.4.1) lib/jason.ex:92: Jason.decode!/2\n    (hello 0.1.0) lib/hello/router.ex:31: Hello.Router.do_match/4",
+    ),
+    (
+        "Elixir",
+        "internal: (hello 0.1.0) lib/hello/router.ex:31: Hello.Router.do_match/4",
+    ),
+    (
+        "Erlang",
+        "{badarg,[{erlang,binary_to_term,[<<\"hello\">>],[]},{hello_run,decode,1,[{file,\"src/hello_run.erl\"},{line,42}]}]}",
+    ),
+    (
+        "Erlang",
+        "** exception error: an error occurred when evaluating an arithmetic expression\n     in operator  '/'/2",
+    ),
+    (
+        "Haskell",
+        "Error in $: Failed reading: not a valid json value\nCallStack (from HasCallStack):\n  error, called at src/Hello/Run.hs:42:15 in hello-0.1.0-inplace:Hello.Run\n  decodeOrDie, called at app/Main.hs:17:9 in main:Main",
+    ),
+    (
+        "Swift",
+        "Fatal error: The data couldn't be read because it isn't in the correct format.: file Hello/Run.swift, line 42\n0  libswiftCore.so  0x00007f3b1c2e1a10 $ss17_assertionFailure_4file4line5flagss5NeverOs12StaticStringV_SSAHSus6UInt32VtF + 400",
+    ),
+    (
+        "Swift",
+        "Hello/main.swift:12: Fatal error: Unexpectedly found nil while unwrapping an Optional value",
+    ),
+    (
+        "Dart",
+        "FormatException: Unexpected character (at character 1)\nhello\n^\n#0      _ChunkedJsonParser.fail (dart:convert-patch/convert_patch.dart:1383:5)\n#1      RunHandler.handle (package:hello/run.dart:42:17)",
+    ),
+    (
+        "C/C++",
+        "AddressSanitizer: heap-buffer-overflow on address 0x602000000014\n    #0 0x4c2d45 in decode /app/src/decode.c:42:10\n    #1 0x4c2e01 in main /app/src/main.c:7:3",
+    ),
+    (
+        "C/C++",
+        "#0  0x00007ffff7a42428 in __GI_raise (sig=sig@entry=6) at ../sysdeps/unix/sysv/linux/raise.c:54",
+    ),
+    // Traces squashed onto one line, as a processor that joins a
+    // message's lines sends them.
+    (
+        "Java",
+        "com.fasterxml.jackson.core.JsonParseException: Unrecognized token 'hello' at com.fasterxml.jackson.core.JsonParser._constructError(JsonParser.java:2391) at com.acme.hello.RunHandler.handle(RunHandler.java:57)",
+    ),
+    (
+        "Node",
+        "SyntaxError: Unexpected token h in JSON at position 0 at JSON.parse (<anonymous>) at parseBody (/app/src/run.js:42:17) at Layer.handle [as handle_request] (/app/node_modules/express/lib/router/layer.js:95:5)",
+    ),
+    (
+        "Go",
+        "panic: invalid character 'h' looking for beginning of value goroutine 7 [running]: main.handle(0xc000112000) /app/main.go:57 +0x1d",
+    ),
+    (
+        "Ruby",
+        "JSON::ParserError: unexpected token at 'hello' /app/lib/hello/run.rb:42:in `parse' /app/config.ru:7:in `block in <main>'",
+    ),
+    (
+        "Python",
+        "json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0) Traceback (most recent call last): File \"/app/run.py\", line 42, in handle",
+    ),
+    // Node frames of a constructor and of Node's own modules.
+    (
+        "Node",
+        "Error: bad input\n    at new Request (/app/src/request.js:12:11)",
+    ),
+    (
+        "Node",
+        "Error: write EPIPE\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
+    ),
 ];
 
 /// Messages a processor may well send: paths, line numbers in prose,
@@ -91,6 +175,13 @@ const HARMLESS: &[&str] = &[
     "a File named \"x\" is not allowed",
     "timeout after 30s at stage 2 of 3",
     "request rejected: see /srv/app/config.py, line 12 of the deployment guide",
+    "look up the lines at config.yaml line 3",
+    "** (optional) inputs.text is empty",
+    "aspect ratio must be 16:9 (at 4:3:2 it is not)",
+    "item #2 in the list is empty",
+    "script.pl is not a supported input",
+    "called at most 3 times, see main.hs",
+    "the value at index 0x1f is out of range",
 ];
 
 fn error_envelope(message: &str) -> canon::Json {
