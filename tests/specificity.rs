@@ -30,6 +30,7 @@ const VARIATIONS: &[&str] = &[
     "http-members-reversed",
     "numbers-noncanonical",
     "pretty-whitespace",
+    "progress-wide-integers",
     // Only a container shows it (the process is its PID 1): its test runs
     // the image, `tests/lane.rs`
     // (`a_container_that_writes_in_its_scratch_path_passes_container_writes`).
@@ -139,6 +140,13 @@ fn numbers_noncanonical_passes() {
 #[test]
 fn extra_progress_passes() {
     check("extra-progress");
+}
+
+/// Progress content is free-form JSON (CONTRACT.md §6): an integer beyond
+/// 2^53 in a `Log` frame is no protocol break.
+#[test]
+fn progress_wide_integers_passes() {
+    check("progress-wide-integers");
 }
 
 #[test]
@@ -352,6 +360,18 @@ fn numbers_noncanonical_are_on_the_wire() {
         "{frames:?}"
     );
     assert!(sse_text("numbers-noncanonical").contains("1.5E+1"));
+}
+
+#[test]
+fn progress_wide_integers_are_on_the_wire() {
+    let frames = ws_frames("progress-wide-integers");
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.contains(r#""kind":"Log""#) && f.contains("1733230123456789012")),
+        "{frames:?}"
+    );
+    assert!(sse_text("progress-wide-integers").contains("1733230123456789012"));
 }
 
 #[test]

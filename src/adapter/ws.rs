@@ -26,7 +26,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{Connector, connect_async_tls_with_config};
 
 use super::exchange::{FrameCap, Recorder};
-use super::ws_frame::{content_span, frame_shape, server_kind};
+use super::ws_frame::{content_span, frame_shape, parse_frame, server_kind};
 use super::{AdapterError, Answer, BreakRule, Close, Endpoint, Exchange, Limits, Transport, net};
 
 /// How long the server may take to close after `RunResult`.
@@ -407,7 +407,7 @@ fn read_error(rec: &mut Recorder, error: WsError) -> Stop {
 
 /// Checks one text frame against the sequence. `Err` when the frame cap is hit.
 fn on_text(rec: &mut Recorder, seq: &mut Sequence, text: &[u8]) -> Result<(), FrameCap> {
-    let value = match canon::parse(text) {
+    let value = match parse_frame(text) {
         Ok(value) => value,
         Err(e) => {
             let index = rec.seen("<not-json>", text.len())?;

@@ -2,13 +2,40 @@
 //! content}` exactly, a server-side kind, and the raw bytes of `content`
 //! (the `RunResult` envelope is kept byte for byte as received).
 //!
-//! **Invariant:** pure functions over bytes already parsed strictly; no IO,
-//! no state.
+//! **Invariant:** pure functions over bytes; no IO, no state.
 
 use std::ops::Range;
 
 use theory_contract::FrameKind;
-use theory_contract::canon::Json;
+use theory_contract::canon::{self, Json};
+
+/// A frame's text as JSON, for its kind and shape. The frame is read
+/// strictly, except the `content` of a progress frame (`Ack`, `Token`,
+/// `Frame`, `Log`, `Event`), which need only be JSON (RFC 8259): it is
+/// free-form, recorded and never validated (CONTRACT.md §6), so an integer
+/// beyond 2^53 in a `Log` is no protocol break. Such a content is read as
+/// `null`. A `RunResult`'s content is the envelope, strict as the rest.
+///
+/// # Errors
+///
+/// The strict parser's error when the text is not JSON, when what it
+/// refuses lies outside `content`, or when the frame is no progress frame.
+pub(super) fn parse_frame(text: &[u8]) -> Result<Json, canon::ParseError> {
+    canon::parse(text).or_else(|strict| {
+        let lenient = || {
+            serde_json::from_slice::<serde::de::IgnoredAny>(text).ok()?;
+            let span = content_span(text)?;
+            let outer = [&text[..span.start], b"null", &text[span.end..]].concat();
+            let frame = canon::parse(&outer).ok()?;
+            let progress = frame_shape(&frame)
+                .0
+                .and_then(server_kind)
+                .is_some_and(|kind| kind != FrameKind::RunResult);
+            progress.then_some(frame)
+        };
+        lenient().ok_or(strict)
+    })
+}
 
 /// The frame's `kind` (when a string) and whether it is `{kind, content}` exactly.
 pub(super) fn frame_shape(value: &Json) -> (Option<&str>, Result<(), String>) {
@@ -173,6 +200,39 @@ mod tests {
         assert_eq!(span(r#"{"kind":"Log","content":12.5e3}"#), Some("12.5e3"));
         assert_eq!(span(r#"{"kind":"Log","\u0063ontent":null}"#), Some("null"));
         assert_eq!(span(r#"{"kind":"Log"}"#), None);
+    }
+
+    #[test]
+    fn progress_content_need_only_be_json_and_the_frame_itself_is_strict() {
+        let kind = |text: &str| {
+            let value = parse_frame(text.as_bytes()).map_err(|e| e.to_string())?;
+            Ok::<_, String>(frame_shape(&value).0.map(str::to_owned))
+        };
+        // A nanosecond clock reading in progress content is JSON.
+        assert_eq!(
+            kind(r#"{"content":{"ts_ns":1733230123456789012},"kind":"Log"}"#),
+            Ok(Some("Log".to_owned()))
+        );
+        assert_eq!(
+            kind(r#"{"kind":"Ack","content":[1e400]}"#),
+            Ok(Some("Ack".to_owned()))
+        );
+        // The envelope, and everything outside a progress content, is
+        // strict; not JSON is not JSON.
+        assert!(
+            kind(r#"{"kind":"RunResult","content":{"n":9007199254740993}}"#)
+                .expect_err("strict")
+                .contains("2^53")
+        );
+        assert!(kind(r#"{"kind":"Nope","content":{"n":9007199254740993}}"#).is_err());
+        assert!(
+            kind(r#"{"kind":"Log","content":{},"n":9007199254740993}"#)
+                .expect_err("strict")
+                .contains("2^53")
+        );
+        assert!(kind(r#"{"kind":"Log","kind":"Ack","content":1}"#).is_err());
+        assert!(kind(r#"{"kind":"Log","content":{"a":}}"#).is_err());
+        assert!(kind("hello").is_err());
     }
 
     #[test]
