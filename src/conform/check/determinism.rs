@@ -23,8 +23,9 @@ use crate::vocab::ArtifactSource;
 /// Artifact bytes by path relative to the prefix (`None`: unreadable).
 type Artifacts = BTreeMap<String, Option<Vec<u8>>>;
 
-/// One run's envelope (redacted, rendered) and artifacts.
-type Seen = (String, Artifacts);
+/// One run's envelope (redacted, rendered), `meta.image_digest` (which
+/// the redaction drops) and artifacts.
+type Seen = (String, Option<String>, Artifacts);
 
 /// Every run of a fixture gives what its first run gave.
 pub(super) async fn check(ctx: &mut Ctx<'_>, p: &DeterminismParams) -> Checked {
@@ -47,8 +48,10 @@ pub(super) async fn check(ctx: &mut Ctx<'_>, p: &DeterminismParams) -> Checked {
             let this = match processor_answer(&outcome) {
                 Ok(doc) => {
                     let body = rendered(&golden::redacted_bytes(doc, &redactions(&run)));
+                    let digest = string_at(doc, &["meta", "image_digest"]).map(str::to_owned);
                     Ok((
                         body,
+                        digest,
                         artifacts(&mut findings, &input, &run, n, doc, &source).await,
                     ))
                 }
@@ -116,7 +119,7 @@ async fn artifacts(
 
 /// Compares run `n` with run 1.
 fn compare(findings: &mut Findings, input: &Input, n: u32, first: &Seen, this: &Seen) {
-    let ((first_body, first_files), (body, files)) = (first, this);
+    let ((first_body, first_digest, first_files), (body, digest, files)) = (first, this);
     if first_body != body {
         findings.fail(format!(
             "{}: run {n} gives another envelope than run 1 (beyond the execution id and the prefix)",
@@ -126,6 +129,17 @@ fn compare(findings: &mut Findings, input: &Input, n: u32, first: &Seen, this: &
             &format!("{}: run 1 vs run {n}:", input.name),
             golden::diff("run 1", first_body, &format!("run {n}"), body),
         );
+    }
+    // The image does not change between runs (goldens leave the digest to
+    // the supply-chain suite, which compares it with one expected value
+    // only where there is one).
+    if first_digest != digest {
+        findings.fail(format!(
+            "{}: run {n}'s meta.image_digest {} differs from run 1's {}",
+            input.name,
+            digest.as_deref().unwrap_or("(none)"),
+            first_digest.as_deref().unwrap_or("(none)")
+        ));
     }
     for (relative, bytes) in files {
         // Unreadable on every run is no difference: `contract::artifacts`

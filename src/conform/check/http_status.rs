@@ -1,4 +1,5 @@
-//! `http_status`: raw requests and the status, code and id they must get.
+//! `http_status`: raw requests and the status, code (or success) and id
+//! they must get.
 
 use theory_contract::canon::Json;
 use theory_contract::{Expect, check_envelope};
@@ -17,8 +18,8 @@ use super::{Checked, Ctx};
 use crate::adapter::{self, Limits, Transport};
 
 /// Every raw request gets the expected status, an error envelope with the
-/// expected code (and id), obeys every rule that needs no prefix, and
-/// equals its golden.
+/// expected code or, without one, a success envelope (and the id), obeys
+/// every rule of `check_envelope`, and equals its golden.
 pub(super) async fn check(ctx: &mut Ctx<'_>, p: &HttpStatusParams) -> Checked {
     let (endpoint, transport) = ctx.wire()?;
     let path = match transport {
@@ -65,7 +66,7 @@ pub(super) async fn check(ctx: &mut Ctx<'_>, p: &HttpStatusParams) -> Checked {
                         input,
                         run: &run,
                     };
-                    problems.extend(refusal_problems(ctx, p, &sent, &doc));
+                    problems.extend(answer_problems(ctx, p, &sent, &doc));
                     let key = golden_key(
                         &ctx.spec.suite,
                         &ctx.spec.case.name,
@@ -88,8 +89,8 @@ struct Sent<'a> {
     run: &'a RunIds,
 }
 
-/// What is wrong with a refused request's envelope.
-fn refusal_problems(
+/// What is wrong with the envelope a raw request got.
+fn answer_problems(
     ctx: &Ctx<'_>,
     p: &HttpStatusParams,
     sent: &Sent<'_>,
@@ -110,22 +111,31 @@ fn refusal_problems(
         ));
     }
     // A refused answer is an envelope like any other: every rule that
-    // needs no prefix applies to it too.
+    // needs no prefix applies to it too; a success is judged as a run's
+    // answer, with its id and prefix.
+    let ran = p.expect_code.is_none();
     let violations = check_envelope(
         doc,
         &Expect {
-            execution_id: None,
-            prefix: None,
+            execution_id: ran.then_some(sent.run.execution_id.as_str()),
+            prefix: ran.then_some(&sent.run.prefix),
             host_values: ctx.host_values,
             secret_values: ctx.secret_values,
         },
     );
     problems.extend(violation_lines(item, &violations));
+    let status = string_at(doc, &["status"]);
     let code = string_at(doc, &["error", "code"]);
-    if string_at(doc, &["status"]) != Some("error") || code != Some(p.expect_code.as_str()) {
+    let (expected, right) = match p.expect_code {
+        Some(want) => (
+            format!("an error envelope {}", want.as_str()),
+            status == Some("error") && code == Some(want.as_str()),
+        ),
+        None => ("a success envelope".to_owned(), status == Some("success")),
+    };
+    if !right {
         problems.push(format!(
-            "{item}: expected an error envelope {}, got {}",
-            p.expect_code.as_str(),
+            "{item}: expected {expected}, got {}",
             status_phrase(doc)
         ));
     }

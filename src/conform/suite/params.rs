@@ -65,9 +65,10 @@ pub struct HttpStatusParams {
     pub sends: Vec<HttpSend>,
     /// The HTTP status each must get.
     pub expect_status: u16,
-    /// The envelope's error code.
-    #[serde(deserialize_with = "de_code_required")]
-    pub expect_code: ErrorCode,
+    /// The envelope's error code; absent, each must get a success envelope
+    /// (a valid request in another spelling or framing, CONTRACT.md §6).
+    #[serde(default, deserialize_with = "de_code")]
+    pub expect_code: Option<ErrorCode>,
     /// The envelope's `execution_id`, a template (`""`, `{execution_id}`);
     /// not checked when absent.
     #[serde(default)]
@@ -185,11 +186,4 @@ fn de_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ErrorCode>, 
         })
     })
     .transpose()
-}
-
-fn de_code_required<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ErrorCode, D::Error> {
-    let text = String::deserialize(d)?;
-    ErrorCode::parse(&text).ok_or_else(|| {
-        serde::de::Error::custom(format!("{text:?} is not an error code of CONTRACT.md §4"))
-    })
 }
